@@ -1,0 +1,63 @@
+"""ipywidgets for the notebooks' readers."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+import numpy as np
+
+from fer_kit.data import FaceSet
+
+ALL = "(all)"
+
+
+class FaceBrowser(W.VBox):
+    """Pick a class, a subject and a split; see the matching faces, a page at a time."""
+
+    def __init__(self, faces: FaceSet, per_page: int = 24, ncols: int = 8):
+        self.faces, self.per_page, self.ncols = faces, per_page, ncols
+        subjects = sorted(set(faces.subjects) - {""})
+        self.cls = W.Dropdown(options=[ALL, *faces.class_names], description="class")
+        self.subject = W.Dropdown(options=[ALL, *subjects], description="subject", disabled=not subjects)
+        self.split = W.Dropdown(options=[ALL, *faces.split_names], description="split",
+                                disabled=not faces.split_names)
+        self.page = W.IntSlider(min=0, max=0, description="page", continuous_update=False)
+        self.status = W.HTML()
+        self.out = W.Output()
+        for w in (self.cls, self.subject, self.split):
+            w.observe(self._filters_changed, names="value")
+        self.page.observe(lambda _: self._draw(), names="value")
+        super().__init__([W.HBox([self.cls, self.subject, self.split]), W.HBox([self.page, self.status]), self.out])
+        self._filters_changed()
+
+    def selection(self) -> np.ndarray:
+        """Indices of the faces matching the current pickers."""
+        pick = {k: (None if w.value == ALL else w.value)
+                for k, w in (("label", self.cls), ("subject", self.subject), ("split", self.split))}
+        return self.faces.where(**pick)
+
+    def _filters_changed(self, _=None) -> None:
+        n = len(self.selection())
+        self.page.max = max(0, (n - 1) // self.per_page)
+        self.page.value = 0
+        self._draw()
+
+    def _draw(self) -> None:
+        idx = self.selection()
+        shown = idx[self.page.value * self.per_page:(self.page.value + 1) * self.per_page]
+        self.status.value = f"<b>{len(idx)}</b> matching image(s); showing {len(shown)}"
+        self.out.clear_output(wait=True)
+        with self.out:
+            if not len(shown):
+                print("No face matches these choices.")
+                return
+            rows = int(np.ceil(len(shown) / self.ncols))
+            fig, axes = plt.subplots(rows, self.ncols, figsize=(self.ncols * 1.1, rows * 1.35), squeeze=False)
+            for ax in axes.flat:
+                ax.axis("off")
+            for ax, i in zip(axes.flat, shown):
+                ax.imshow(self.faces.images[i], cmap="gray", vmin=0, vmax=255)
+                sub = self.faces.subjects[i] or self.faces.splits[i]
+                ax.set_title(f"{self.faces.class_names[self.faces.labels[i]]}\n{sub}", fontsize=7)
+            fig.tight_layout()
+            plt.show()
