@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from fer_kit.data import FaceSet
+from fer_kit.viz import show_faces
 
 ALL = "(all)"
 
@@ -51,13 +52,7 @@ class FaceBrowser(W.VBox):
             if not len(shown):
                 print("No face matches these choices.")
                 return
-            rows = int(np.ceil(len(shown) / self.ncols))
-            fig, axes = plt.subplots(rows, self.ncols, figsize=(self.ncols * 1.1, rows * 1.35), squeeze=False)
-            for ax in axes.flat:
-                ax.axis("off")
-            for ax, i in zip(axes.flat, shown):
-                ax.imshow(self.faces.images[i], cmap="gray", vmin=0, vmax=255)
-                sub = self.faces.subjects[i] or self.faces.splits[i]
-                ax.set_title(f"{self.faces.class_names[self.faces.labels[i]]}\n{sub}", fontsize=7)
-            fig.tight_layout()
+            f = self.faces
+            titles = [f"{f.class_names[f.labels[i]]}\n{f.subjects[i] or f.splits[i]}" for i in shown]
+            show_faces(f.images[shown], titles, ncols=self.ncols, size=1.1)
             plt.show()

@@ -20,7 +20,7 @@ import os
 import re
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,8 +80,8 @@ class Decoded:
     error: str | None = None
 
 
-def decode_image(path: Path) -> Decoded:
-    """Read one image file as 48×48 uint8 gray; report (not raise) what went wrong or was converted."""
+def decode_full(path: Path) -> Decoded:
+    """Read one image file as uint8 gray at full resolution; report (not raise) any failure."""
     try:
         with Image.open(path) as im:
             im.load()
@@ -96,13 +96,16 @@ def decode_image(path: Path) -> Decoded:
     if arr.size == 0:
         return Decoded(None, error=f"{path}: image has no pixels")
     gray, conversion = to_gray_uint8(arr)
-    if mode == "P":
-        conversion = "palette→gray"
-    size = None
-    if gray.shape != (IMAGE_SIZE, IMAGE_SIZE):
-        size = (gray.shape[1], gray.shape[0])
-        gray = resize_face(gray)
-    return Decoded(gray, conversion, size)
+    return Decoded(gray, "palette→gray" if mode == "P" else conversion)
+
+
+def decode_image(path: Path) -> Decoded:
+    """Read one image file as 48×48 uint8 gray, resizing (and recording the original size) if needed."""
+    dec = decode_full(path)
+    if dec.image is None or dec.image.shape == (IMAGE_SIZE, IMAGE_SIZE):
+        return dec
+    h, w = dec.image.shape
+    return Decoded(resize_face(dec.image), dec.conversion, (w, h))
 
 
 def decode_many(paths: list[Path], desc: str, progress: bool = True) -> list[Decoded]:
@@ -371,22 +374,7 @@ def read_ckplus_original(root: Path, *, name: str = "ckplus", frames: int = 3, p
     return builder.build(CKPLUS_CLASSES)
 
 
-def decode_full(path: Path) -> Decoded:
-    """Like :func:`decode_image` but keeps the full resolution (for face detection)."""
-    try:
-        with Image.open(path) as im:
-            im.load()
-            arr = np.asarray(im.convert("RGB") if im.mode in ("P", "CMYK", "1") else im)
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
-        return Decoded(None, error=f"{path}: unreadable or truncated image ({exc})")
-    gray, conversion = to_gray_uint8(arr)
-    return Decoded(gray, conversion)
-
-
 # ---------------------------------------------------------------- layout detection
-LAYOUTS = ("fer2013-csv", "split-folders", "ckplus48", "class-folders", "ckplus-original")
-
-
 def _fer_csv_in(root: Path) -> Path | None:
     csvs = sorted(root.glob("*.csv"))
     for preferred in ("fer2013.csv", "icml_face_data.csv"):
@@ -397,7 +385,8 @@ def _fer_csv_in(root: Path) -> Path | None:
 
 
 def detect_layout(path: Path, class_names: Iterable[str] | None = None) -> tuple[str, Path]:
-    """Which reader fits ``path``: one of :data:`LAYOUTS`, and the folder or file to read."""
+    """Which reader fits ``path`` and the folder or file to read. Kinds: ``fer2013-csv``,
+    ``split-folders`` (FER2013 images), ``ckplus48``, ``class-folders``, ``ckplus-original``."""
     if path.is_file():
         if path.suffix.lower() == ".csv":
             return "fer2013-csv", path
@@ -427,11 +416,3 @@ def detect_layout(path: Path, class_names: Iterable[str] | None = None) -> tuple
         "(CK+48), or cohn-kanade-images/ + Emotion/ (original CK+)."
     )
 
-
-READERS: dict[str, Callable[..., FaceSet]] = {
-    "fer2013-csv": read_fer2013_csv,
-    "split-folders": read_split_folders,
-    "ckplus48": read_class_folders,
-    "class-folders": read_class_folders,
-    "ckplus-original": read_ckplus_original,
-}
