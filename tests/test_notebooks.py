@@ -36,29 +36,30 @@ def test_notebook_is_stored_clean(nb):
     assert "config.reduced_mode(REDUCED)" in later  # the environment can force the reduced run
 
 
-def _run(nb, out) -> str:
+def _run(nb, out, capsys) -> str:
     """Execute ``nb`` reduced into ``out``; fail on any error output; return its printed text."""
     start = time.perf_counter()
     execute(nb, out, reduced=True)
     seconds = time.perf_counter() - start
     outputs = [o for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    print(f"\n{nb.name}: {seconds:.0f} s in reduced mode")
+    with capsys.disabled():
+        print(f"\n{nb.name}: {seconds:.0f} s in reduced mode", end=" ")
     return "".join("".join(o.get("text", "")) for o in outputs if o.get("output_type") == "stream")
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_reduced_on_embedded_data(nb):
-    text = _run(nb, BUILD / nb.name)
+def test_notebook_runs_reduced_on_embedded_data(nb, capsys):
+    text = _run(nb, BUILD / nb.name, capsys)
     assert "reduced mode: True" in text
     assert "REAL DATA" not in text  # the session's data folder is empty: synthetic only
 
 
 @pytest.mark.notebook
 @pytest.mark.realdata
-def test_notebook_01_runs_on_real_data(shared_data, monkeypatch):
+def test_notebook_01_runs_on_real_data(shared_data, monkeypatch, capsys):
     monkeypatch.setenv("FER_KIT_DATA", str(shared_data))
     nb = next(p for p in NOTEBOOKS if p.name.startswith("01_"))
-    text = _run(nb, ROOT / "build" / "notebooks-realdata" / nb.name)
+    text = _run(nb, ROOT / "build" / "notebooks-realdata" / nb.name, capsys)
     assert "REAL DATA   FaceSet('fer2013'" in text and "REAL DATA   FaceSet('ckplus48'" in text
