@@ -103,3 +103,19 @@ def test_duplicates_across_splits_exact_and_near():
     assert summary.label_conflicts.sum() == 1  # images 0 and 1 disagree on the label
     within = data.find_duplicates(faces, cross_split_only=False)
     assert (4, 5, "exact") in {(r.i, r.j, r.kind) for r in within.itertuples()}
+
+
+def test_random_kfold_is_leaky_and_partitions(ck_synth):
+    with pytest.warns(data.LeakWarning):
+        folds = data.random_kfold(ck_synth, k=4, seed=0)
+    assert sorted(np.concatenate([f.test for f in folds]).tolist()) == list(range(len(ck_synth)))
+    assert all(f.leaky and not set(f.train) & (set(f.val) | set(f.test)) for f in folds)
+
+
+def test_default_split_is_leak_free(ck_synth):
+    assert data.default_split(ck_synth).protocol == "subject-holdout"
+    imgs = np.zeros((6, 48, 48), np.uint8)
+    s = np.array([""] * 6)
+    splits = np.array(["Training"] * 4 + ["PublicTest", "PrivateTest"])
+    fer = data.FaceSet(imgs, np.array([0, 1, 0, 1, 0, 1]), ("a", "b"), s, splits, s, "fer")
+    assert data.default_split(fer).protocol == "fer2013-official"
