@@ -53,6 +53,11 @@ class BaselineResult:
     train_counts: dict[str, int]
     epochs: int
     seed: int
+    model: object = None  # the trained keras model (inputs: to_model_input(images))
+
+    def predict(self, images_u8: np.ndarray) -> np.ndarray:
+        """Class probabilities for uint8 N×48×48 faces."""
+        return self.model.predict(to_model_input(images_u8), batch_size=256, verbose=0)
 
 
 def train_baseline(faces: FaceSet, split: Split, *, epochs: int = 30, batch_size: int = 32, seed: int = 0,
@@ -76,4 +81,5 @@ def train_baseline(faces: FaceSet, split: Split, *, epochs: int = 30, batch_size
     recall = {c: float(confusion[i, i] / support[i]) if support[i] else float("nan")
               for i, c in enumerate(faces.class_names)}
     return BaselineResult(float((pred == truth).mean()), recall, confusion, faces.class_names,
-                          dict(zip(faces.class_names, map(int, faces.class_counts(split.train)))), epochs, seed)
+                          dict(zip(faces.class_names, map(int, faces.class_counts(split.train)))), epochs, seed,
+                          model)

@@ -36,6 +36,19 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gan_train(args: argparse.Namespace) -> int:
+    from fer_kit import data
+    from fer_kit.gan_training import train_cgan
+
+    faces = data.load(args.source, data_dir=args.data_dir)
+    split = data.default_split(faces, seed=args.seed)
+    result = train_cgan(faces, split, args.run_dir, epochs=args.epochs, batch_size=args.batch_size,
+                        steps_per_epoch=args.steps, seed=args.seed, checkpoint_every=args.checkpoint_every,
+                        verbose=2)
+    print(f"trained epochs {result.start_epoch + 1}-{result.epochs}; run folder {result.run_dir}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_kit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +68,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scale", type=float, default=1.0)
     p.set_defaults(func=_synth)
+    p = sub.add_parser("gan-train", help="train (or resume) the cGAN on a data set's training split")
+    p.add_argument("source", help="ckplus48 | fer2013 | synthetic | a folder, .zip or .csv")
+    p.add_argument("run_dir", help="run folder (config, history, samples, checkpoints); rerun to resume")
+    p.add_argument("--data-dir")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--steps", type=int, default=None, help="steps per epoch (default: all pairs)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_gan_train)
     args = parser.parse_args(argv)
     from fer_kit.data import DataError
 

@@ -11,8 +11,9 @@ Read top to bottom: configuration → generator (encoder, bottleneck, decoder) �
   the bottleneck; pix2pix observed that conditional generators learn to ignore such ``z``, so
   decoder dropout (``decoder_dropout``) is offered as well.
 * **D1** (Fig. 2, top): judges ``(image, y)`` — the real pair is ``x′`` (same subject, target
-  expression), the fake pair ``G(x, y)`` — with a PatchGAN grid of logits, plus an auxiliary
-  expression head (StarGAN-style, used only when its weight is non-zero).
+  expression), the fake pair ``G(x, y)`` — with a PatchGAN grid of logits (``y`` joins the image
+  features before that head), plus an auxiliary expression head on the image alone (StarGAN-style,
+  used only when its weight is non-zero).
 * **D2** (Fig. 2, bottom): an MLP separating samples of the prior ``U(−1, 1)^d`` (positive) from
   encoder features ``f(x)`` (negative), as in the Conditional Adversarial Autoencoder.
 
@@ -46,11 +47,15 @@ class GANConfig:
     # loss weights
     w_adv: float = 1.0           # Eq. 1, G against D1
     w_prior: float = 0.1         # Eq. 2, encoder against D2
-    w_l1: float = 10.0           # |G(x, y') − x'|, paired mode
-    w_identity: float = 5.0      # |G(x, y_x) − x|
+    w_l1: float = 100.0          # |G(x, y') − x'|, paired mode (pix2pix's λ)
+    w_identity: float = 10.0     # |G(x, y_x) − x|
     w_cls: float = 0.0           # auxiliary expression classification (StarGAN)
     w_cycle: float = 0.0         # |G(G(x, y'), y_x) − x|, unpaired mode
     generator_loss: str = "non-saturating"  # or "minimax" (Eq. 1 as written)
+    # optimisation (Adam for all three networks)
+    lr_g: float = 5e-4
+    lr_d: float = 5e-4
+    beta_1: float = 0.5
 
     def __post_init__(self) -> None:
         if self.image_size % (2**self.depth):
@@ -131,15 +136,23 @@ def build_generator(cfg: GANConfig, encoder: keras.Model | None = None) -> keras
 
 # ------------------------------------------------------------------ discriminators
 def build_d1(cfg: GANConfig) -> keras.Model:
-    """D1(image, y) → [PatchGAN logits (B, s, s, 1), expression logits (B, n_classes)]."""
+    """D1(image, y) → [PatchGAN logits (B, s, s, 1), expression logits (B, n_classes)].
+
+    A convolutional trunk reads the image; the condition ``y`` is joined to its s×s feature maps
+    before the patch head, so the real/fake verdict is conditional, while the auxiliary expression
+    head sees the image only — were ``y`` among its inputs, it could read the answer off it.
+    """
     img = keras.Input((cfg.image_size, cfg.image_size, 1), name="image")
     y_in = keras.Input((cfg.n_classes,), name="y")
-    y_map = TileCondition(cfg.image_size, name="y_tiled")(y_in)
-    h = layers.Concatenate(name="image_and_condition")([img, y_map])
+    h = img
     for i in range(cfg.depth):
         h = layers.Conv2D(cfg.d1_filters * 2**i, 4, strides=2, padding="same", name=f"d1_conv{i + 1}")(h)
         h = layers.LeakyReLU(0.2, name=f"d1_act{i + 1}")(h)
-    patch = layers.Conv2D(1, 3, padding="same", name="patch_logits")(h)
+    side = cfg.image_size // 2**cfg.depth
+    joined = layers.Concatenate(name="features_and_condition")([h, TileCondition(side, name="y_tiled")(y_in)])
+    joined = layers.Conv2D(cfg.d1_filters * 2 ** (cfg.depth - 1), 3, padding="same", name="d1_joint_conv")(joined)
+    joined = layers.LeakyReLU(0.2, name="d1_joint_act")(joined)
+    patch = layers.Conv2D(1, 3, padding="same", name="patch_logits")(joined)
     cls = layers.Dense(cfg.n_classes, name="class_logits")(layers.GlobalAveragePooling2D(name="d1_pool")(h))
     return keras.Model([img, y_in], [patch, cls], name="d1")
 
@@ -271,3 +284,50 @@ def compute_losses(generator: keras.Model, encoder: keras.Model, d1: keras.Model
         g += cfg.w_cycle * out["g_cycle"]
     out["g_loss"] = g
     return out
+
+
+# ------------------------------------------------------------------ for the notebooks
+def shape_table(model: keras.Model):
+    """Layer, type, output shape and parameter count of every layer (nested models expanded once)."""
+    import pandas as pd
+
+    rows = []
+    for layer in model.layers:
+        if isinstance(layer, layers.InputLayer):
+            continue
+        shape = layer.output.shape if not isinstance(layer.output, list) else [o.shape for o in layer.output]
+        rows.append({"layer": layer.name, "type": type(layer).__name__, "output shape": str(shape),
+                     "params": layer.count_params()})
+    return pd.DataFrame(rows)
+
+
+def adversarial_gradients(d_of_fake, form: str):
+    """|∂ loss / ∂ logit| of the generator's adversarial loss at the given values of D(G(x)).
+
+    Computed by autodiff through :func:`generator_adversarial_loss`, for the minimax/non-saturating plot.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    p = np.clip(np.asarray(d_of_fake, dtype="float32"), 1e-6, 1 - 1e-6)
+    logits = tf.Variable(np.log(p / (1 - p)))
+    with tf.GradientTape() as tape:
+        loss = generator_adversarial_loss(logits, form) * len(p)  # per-sample gradient
+    return np.abs(tape.gradient(loss, logits).numpy())
+
+
+def fit_reconstruction(cfg: GANConfig, images, labels, *, epochs: int = 5, batch_size: int = 64, seed: int = 0):
+    """Train G alone to reproduce its input, G(x, y_x) ≈ x (L1): what skip connections change.
+
+    ``images`` are in [−1, 1] (N×48×48×1), ``labels`` one-hot. Returns (generator, history dict).
+    """
+    import numpy as np
+
+    keras.utils.set_random_seed(seed)
+    generator = build_generator(cfg)
+    generator.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae")
+    inputs = [images, labels]
+    if cfg.z_dim:
+        inputs.append(np.random.default_rng(seed).normal(size=(len(images), cfg.z_dim)).astype("float32"))
+    history = generator.fit(inputs, images, epochs=epochs, batch_size=batch_size, verbose=0, shuffle=True)
+    return generator, history.history

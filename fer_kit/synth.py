@@ -10,7 +10,8 @@ paper's pipeline:
   nose wrinkle and raised upper lip, the one-sided lip corner of contempt — drawn at a random
   intensity per sequence, so weak expressions are genuinely ambiguous (fear vs surprise,
   anger vs disgust, contempt vs neutral);
-* **nuisance** — per-image pose (rotation, scale, shift), lighting gradient, blur and noise;
+* **nuisance** — pose (rotation, scale, shift), lighting gradient, blur and noise: one recording
+  set-up per subject, varied a little per sequence and a little more per frame;
 * **sequences** — like CK+, each sequence contributes its last ``frames`` frames at rising
   intensity, and each subject shows several expressions, so cGAN pairing works;
 * **imbalance** — class counts follow CK+48's or FER2013's profile.
@@ -36,7 +37,7 @@ from tqdm.auto import tqdm
 from fer_kit import config
 from fer_kit.preprocess import IMAGE_SIZE
 
-SYNTH_VERSION = 1  # bump when drawing changes: cached sets are regenerated
+SYNTH_VERSION = 2  # bump when drawing changes: cached sets are regenerated
 
 # Expression parameters at full intensity. Keys:
 # curve (+ smile / - frown), open (mouth opening), width (mouth width change), brow (+ raised /
@@ -137,6 +138,13 @@ class Pose:
                     shift=tuple(rng.normal(0, 0.02 * R, size=2)), light=rng.uniform(-0.25, 0.25),
                     gain=rng.uniform(0.8, 1.15), offset=rng.uniform(-15, 15),
                     blur=rng.uniform(0.4, 0.9) if rng.random() < 0.3 else 0.0, noise=rng.uniform(2, 9))
+
+    def session(self, rng: np.random.Generator) -> Pose:
+        """Another sequence of the same subject: same set-up, slightly different head position and light."""
+        return replace(self, angle=self.angle + rng.normal(0, 1.0), scale=self.scale * rng.uniform(0.98, 1.02),
+                       shift=tuple(np.add(self.shift, rng.normal(0, 0.006 * R, size=2))),
+                       light=self.light + rng.normal(0, 0.04), gain=self.gain * rng.uniform(0.96, 1.04),
+                       offset=self.offset + rng.normal(0, 3))
 
     def jitter(self, rng: np.random.Generator) -> Pose:
         """The same sequence one frame later: a small head movement."""
@@ -296,17 +304,19 @@ def plan(spec: SynthSpec) -> list[tuple[str, str, int, int]]:
 def generate(spec: SynthSpec = SynthSpec(), progress: bool = True):
     """Yield ``(class, file name, image)`` for every synthetic image of ``spec``."""
     sequences = plan(spec)
-    identities = {}
+    identities, set_ups = {}, {}
     for cls, subject, seq, frames in tqdm(sequences, desc=f"synthetic {spec.profile}", unit="seq",
                                           disable=not progress, leave=False):
         sid = int(subject[1:])
         if subject not in identities:
-            identities[subject] = Identity.sample(np.random.default_rng([spec.seed, 2, sid]))
+            subject_rng = np.random.default_rng([spec.seed, 2, sid])
+            identities[subject] = Identity.sample(subject_rng)
+            set_ups[subject] = Pose.sample(subject_rng)  # one recording set-up per subject, as in CK+
         ident = identities[subject]
         rng = np.random.default_rng([spec.seed, 3, sid, seq])
         peak = rng.uniform(0.5, 1.0) ** 0.7  # many sequences never reach a strong expression
         seq_v = expression_vector(cls, 1.0, ident, rng)  # the sequence's own style (jitter)
-        pose = Pose.sample(rng)
+        pose = set_ups[subject].session(rng)
         for f in range(frames):
             intensity = peak * (1.0 - 0.08 * (frames - 1 - f))
             frame_rng = np.random.default_rng([spec.seed, 4, sid, seq, f])

@@ -147,3 +147,80 @@ def plot_duplicate_pairs(faces: FaceSet, dups: pd.DataFrame, n: int = 6) -> plt.
         titles += [f"{r.split_i}\n{r.label_i}", f"{r.split_j}\n{r.label_j} ({r.kind})"]
     return show_faces(np.stack(images), titles, ncols=min(2 * n, 12), size=1.3,
                       suptitle="duplicate pairs across splits")
+
+
+def _box(ax, x, y, w, h, text, color):
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02", fc=color, ec="0.3"))
+    ax.text(x, y, text, ha="center", va="center", fontsize=7.5)
+
+
+def _arrow(ax, a, b, color="0.3", style="-|>", ls="-"):
+    ax.annotate("", xy=b, xytext=a, arrowprops={"arrowstyle": style, "color": color, "lw": 1.1, "ls": ls})
+
+
+def plot_unet(cfg) -> plt.Figure:
+    """The generator as a U: encoder stages down, the [f(x), y, z] bottleneck, decoder stages up,
+    skip connections across (stage i ↔ n − i), the condition where it enters (the paper's Fig. 1)."""
+    fig, ax = plt.subplots(figsize=(10, 4.6))
+    n, s = cfg.depth, cfg.image_size
+    xs_enc = np.linspace(0.8, 3.6, n + 1)
+    xs_dec = np.linspace(8.4, 5.6, n + 1)
+    ys = np.linspace(4.2, 1.6, n + 1)
+    _box(ax, xs_enc[0], ys[0], 1.1, 0.55, f"x\n{s}×{s}×1", "#fde0dd")
+    for i in range(1, n + 1):
+        side = s // 2**i
+        _box(ax, xs_enc[i], ys[i], 1.1, 0.55, f"enc {i}\n{side}×{side}×{cfg.filters * 2 ** (i - 1)}", "#c6dbef")
+        _arrow(ax, (xs_enc[i - 1], ys[i - 1] - 0.3), (xs_enc[i], ys[i] + 0.3))
+        _arrow(ax, (xs_dec[i], ys[i] + 0.3), (xs_dec[i - 1], ys[i - 1] - 0.3))
+        if cfg.skips:
+            _arrow(ax, (xs_enc[i] + 0.55, ys[i]), (xs_dec[i] - 0.55, ys[i]), color="#3182bd", ls="--")
+            ax.text((xs_enc[i] + xs_dec[i]) / 2, ys[i] + 0.08, "skip (concatenate)", fontsize=7,
+                    color="#3182bd", ha="center")
+        if cfg.condition_every_stage:
+            ax.text(xs_dec[i] + 0.62, ys[i], "+ y", fontsize=7, color="#d95f0e")
+    for i in range(1, n + 1):  # decoder tensors before each join; stage i upsamples to the level above
+        side = s // 2**i
+        ch = cfg.filters * 2 ** (n - 1) if i == n else cfg.filters * 2 ** max(i - 1, 0)
+        _box(ax, xs_dec[i], ys[i], 1.1, 0.55, f"dec {n - i + 1}\n{side}×{side}×{ch}", "#c7e9c0")
+    _box(ax, xs_dec[0], ys[0], 1.1, 0.55, f"G(x, y)\n{s}×{s}×1", "#fde0dd")
+    code = f"f(x) ∈ [−1,1]^{cfg.feature_dim}  ⊕  y (one-hot {cfg.n_classes})" + (f"  ⊕  z ({cfg.z_dim})" if cfg.z_dim
+                                                                                  else "")
+    _box(ax, 4.6, 0.55, 4.6, 0.5, code, "#fee6ce")
+    _arrow(ax, (xs_enc[n], ys[n] - 0.3), (3.2, 0.8))
+    _arrow(ax, (6.0, 0.8), (xs_dec[n], ys[n] - 0.3))
+    ax.text(4.6, 0.05, "f(x) also goes to D2, which compares it with samples of U(−1, 1)", ha="center", fontsize=7.5,
+            style="italic")
+    ax.set_xlim(0, 9.6)
+    ax.set_ylim(-0.2, 4.7)
+    ax.axis("off")
+    ax.set_title("Generator: U-Net encoder–decoder with an expression condition (the paper's Fig. 1)", fontsize=10)
+    return fig
+
+
+def plot_discriminators(cfg) -> plt.Figure:
+    """D1 on (image, condition) and D2 on encoder features vs the uniform prior (the paper's Fig. 2)."""
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    p = cfg.image_size // 2**cfg.depth
+    _box(ax, 1.0, 2.5, 1.7, 0.5, "x′ (real, same subject)\nor G(x, y) (fake)", "#fde0dd")
+    _box(ax, 1.0, 1.7, 1.7, 0.4, f"y tiled to {p}×{p}×{cfg.n_classes}", "#fee6ce")
+    _box(ax, 4.0, 2.1, 2.2, 0.7, f"D1: {cfg.depth} strided convs on the image,\nthen ⊕ y for the patch head",
+         "#c6dbef")
+    _box(ax, 7.4, 2.5, 2.6, 0.45, f"{p}×{p} patch logits: real or fake?", "#e5f5e0")
+    _box(ax, 7.4, 1.8, 2.6, 0.45, f"aux (image only): which of {cfg.n_classes} expressions?", "#f0f0f0")
+    for a, b in (((1.85, 2.5), (2.9, 2.2)), ((1.85, 1.7), (2.9, 2.0)), ((5.1, 2.2), (6.1, 2.5)),
+                 ((5.1, 2.0), (6.1, 1.8))):
+        _arrow(ax, a, b)
+    _box(ax, 1.0, 0.75, 1.7, 0.4, f"f* ~ U(−1, 1)^{cfg.feature_dim}: positive", "#e5f5e0")
+    _box(ax, 1.0, 0.25, 1.7, 0.4, "f(x) from G's encoder: negative", "#fde0dd")
+    _box(ax, 4.0, 0.5, 2.2, 0.6, f"D2: MLP {cfg.d2_units}→{cfg.d2_units // 2}→1", "#c6dbef")
+    _box(ax, 7.4, 0.5, 2.6, 0.45, "logit: prior sample or encoder feature?", "#e5f5e0")
+    for a, b in (((1.85, 0.75), (2.9, 0.55)), ((1.85, 0.25), (2.9, 0.45)), ((5.1, 0.5), (6.1, 0.5))):
+        _arrow(ax, a, b)
+    ax.set_xlim(0, 8.8)
+    ax.set_ylim(0, 2.9)
+    ax.axis("off")
+    ax.set_title("Discriminators (the paper's Fig. 2): D1 judges images with their condition, D2 judges features",
+                 fontsize=10)
+    return fig

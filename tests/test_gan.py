@@ -53,6 +53,15 @@ def test_condition_changes_the_output(models, batch):
     assert np.abs(g([x, y_tgt, z]).numpy() - g([x, other, z]).numpy()).mean() > 1e-4
 
 
+def test_d1_verdict_depends_on_the_condition_but_its_class_head_does_not(models, batch):
+    _, _, d1, _ = models
+    x, y_src, y_tgt, _, _ = batch
+    patch_a, cls_a = d1([x, y_src])
+    patch_b, cls_b = d1([x, y_tgt])
+    assert np.abs(patch_a.numpy() - patch_b.numpy()).max() > 1e-6
+    assert np.array_equal(cls_a.numpy(), cls_b.numpy())  # the aux head cannot read the answer from y
+
+
 def test_skip_connections_and_stagewise_condition_are_options():
     plain = gan.build_generator(gan.GANConfig(filters=8, feature_dim=16, skips=False))
     rich = gan.build_generator(gan.GANConfig(filters=8, feature_dim=16, condition_every_stage=True))

@@ -39,7 +39,7 @@ def test_notebook_is_stored_clean(nb):
 def _run(nb, out, capsys) -> str:
     """Execute ``nb`` reduced into ``out``; fail on any error output; return its printed text."""
     start = time.perf_counter()
-    execute(nb, out, reduced=True)
+    execute(nb, out, reduced=True, timeout=600)  # a hung cell fails the test instead of eating CI
     seconds = time.perf_counter() - start
     outputs = [o for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]

@@ -1,0 +1,350 @@
+"""Training the cGAN with ``fit``: a ``keras.Model`` with a custom ``train_step``, batch feeds for paired
+and unpaired data, per-epoch sample grids, a loss-history CSV, and checkpoints that survive a kill.
+
+A run folder holds everything a run needs to be resumed or audited::
+
+    run/config.json          GANConfig, seed, data fingerprint, protocol, versions, git commit
+    run/history.csv          one row of mean losses per epoch (appended across resumes)
+    run/samples/epoch_0003.png   source row → G(x, y) for every expression
+    run/checkpoints/epoch_0003/  weights + optimiser state + epoch (written atomically)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+from fer_kit import gan
+from fer_kit.data import FaceSet, Split, make_pairs
+from fer_kit.provenance import run_metadata
+
+
+def to_unit_range(images: np.ndarray) -> np.ndarray:
+    """uint8 N×48×48 → float32 N×48×48×1 in [−1, 1] (the generator's scale)."""
+    return (np.asarray(images, dtype=np.float32) / 127.5 - 1.0)[..., None]
+
+
+def to_uint8(images) -> np.ndarray:
+    """[−1, 1] N×48×48×1 → uint8 N×48×48."""
+    arr = np.asarray(images)[..., 0]
+    return np.clip(np.rint((arr + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+# ------------------------------------------------------------------ the model
+class CGAN(keras.Model):
+    """G, D1 and D2 trained together; ``fit`` runs one simultaneous update of all three per batch."""
+
+    def __init__(self, cfg: gan.GANConfig, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.cfg = cfg
+        self.generator, self.encoder, self.d1, self.d2 = gan.build_models(cfg)
+        self.noise_seed = keras.random.SeedGenerator(seed)
+        self.trackers: dict[str, keras.metrics.Mean] = {}
+        self.built = True  # the three networks are functional models, already built
+
+    def compile(self, g_optimizer=None, d1_optimizer=None, d2_optimizer=None, **kwargs) -> None:
+        super().compile(**kwargs)
+        cfg = self.cfg
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(cfg.lr_g, beta_1=cfg.beta_1)
+        self.d1_optimizer = d1_optimizer or keras.optimizers.Adam(cfg.lr_d, beta_1=cfg.beta_1)
+        self.d2_optimizer = d2_optimizer or keras.optimizers.Adam(cfg.lr_d, beta_1=cfg.beta_1)
+        for opt, model in ((self.g_optimizer, self.generator), (self.d1_optimizer, self.d1),
+                           (self.d2_optimizer, self.d2)):
+            opt.build(model.trainable_variables)
+
+    @property
+    def metrics(self) -> list:
+        return list(self.trackers.values())
+
+    def call(self, inputs, training: bool = False):
+        """``G(x, y)`` (noise drawn here when the config has any)."""
+        x, y = inputs[0], inputs[1]
+        if self.cfg.z_dim:
+            z = keras.random.normal((ops.shape(x)[0], self.cfg.z_dim), seed=self.noise_seed)
+            return self.generator([x, y, z], training=training)
+        return self.generator([x, y], training=training)
+
+    def _track(self, losses: dict) -> dict:
+        for name, value in losses.items():
+            if name not in self.trackers:
+                self.trackers[name] = keras.metrics.Mean(name=name)
+            self.trackers[name].update_state(value)
+        return {name: t.result() for name, t in self.trackers.items()}
+
+    def train_step(self, data):
+        import tensorflow as tf  # the custom step is written for the TensorFlow backend
+
+        x, y_src, y_tgt, x_tgt = data[0] if len(data) == 1 else data  # the feed sends ((x, y, y′, x′),)
+        paired = x_tgt.shape[1] is not None and x_tgt.shape[1] > 1  # unpaired feeds send a (B, 1, 1, 1) dummy
+        z = (keras.random.normal((ops.shape(x)[0], self.cfg.z_dim), seed=self.noise_seed)
+             if self.cfg.z_dim else None)
+        with tf.GradientTape(persistent=True) as tape:
+            losses = gan.compute_losses(self.generator, self.encoder, self.d1, self.d2, self.cfg, x, y_src, y_tgt,
+                                        z=z, x_tgt=x_tgt if paired else None, training=True)
+        for loss_name, opt, model in (("d1_loss", self.d1_optimizer, self.d1), ("d2_loss", self.d2_optimizer, self.d2),
+                                      ("g_loss", self.g_optimizer, self.generator)):
+            grads = tape.gradient(losses[loss_name], model.trainable_variables)
+            # D1's auxiliary head gets no gradient when its weight is 0: skip it rather than warn
+            opt.apply_gradients([(g, v) for g, v in zip(grads, model.trainable_variables) if g is not None])
+        del tape
+        return self._track({k: v for k, v in losses.items() if not k.startswith("eq")} |
+                           {"eq1_value": losses["eq1_value"], "eq2_value": losses["eq2_value"]})
+
+    def translate(self, images_u8: np.ndarray, targets: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """G(x, y) for uint8 faces and integer target labels → uint8 faces."""
+        out = []
+        eye = np.eye(self.cfg.n_classes, dtype=np.float32)
+        for i in range(0, len(images_u8), batch_size):
+            x = to_unit_range(images_u8[i:i + batch_size])
+            out.append(to_uint8(self([x, eye[targets[i:i + batch_size]]], training=False)))
+        return np.concatenate(out) if out else np.zeros((0, 48, 48), np.uint8)
+
+
+# ------------------------------------------------------------------ batches
+class PairFeed(keras.utils.PyDataset):
+    """Batches of (x, y_src, y_tgt, x′) for training.
+
+    Paired mode: shuffled (source, target) pairs of one subject. Unpaired mode: each source gets a
+    random other expression as target and a dummy x′. The order of epoch ``e`` depends only on
+    (seed, e), so a resumed run sees the batches an uninterrupted one would have.
+    """
+
+    def __init__(self, faces: FaceSet, indices: np.ndarray, *, paired: bool, batch_size: int = 64,
+                 steps_per_epoch: int | None = None, seed: int = 0, epoch: int = 0):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.images = to_unit_range(faces.images)
+        self.labels, self.k = faces.labels, len(faces.class_names)
+        self.paired, self.batch_size, self.seed, self.epoch = paired, batch_size, seed, epoch
+        self.items = make_pairs(faces, indices) if paired else np.asarray(indices, dtype=np.int64)
+        if len(self.items) < batch_size:
+            raise ValueError(f"only {len(self.items)} training {'pairs' if paired else 'images'} for batch size "
+                             f"{batch_size}")
+        full = len(self.items) // batch_size
+        self.steps = min(full, steps_per_epoch) if steps_per_epoch else full
+        self._shuffle()
+
+    def _shuffle(self) -> None:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.order = rng.permutation(len(self.items))
+        if not self.paired:
+            offset = rng.integers(1, self.k, size=len(self.items))  # any expression but the source's
+            self.targets = (self.labels[self.items] + offset) % self.k
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __getitem__(self, i: int):
+        sel = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        eye = np.eye(self.k, dtype=np.float32)
+        if self.paired:
+            src, tgt = self.items[sel, 0], self.items[sel, 1]
+            return ((self.images[src], eye[self.labels[src]], eye[self.labels[tgt]], self.images[tgt]),)
+        src = self.items[sel]
+        dummy = np.zeros((len(sel), 1, 1, 1), np.float32)
+        return ((self.images[src], eye[self.labels[src]], eye[self.targets[sel]], dummy),)
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self._shuffle()
+
+
+# ------------------------------------------------------------------ checkpoints
+class Checkpoints:
+    """Atomic, resumable checkpoints: weights, optimiser state and the epoch reached."""
+
+    def __init__(self, folder: str | os.PathLike, keep: int = 2):
+        self.folder, self.keep = Path(folder), keep
+
+    def latest(self) -> Path | None:
+        done = sorted(p for p in self.folder.glob("epoch_*") if (p / "state.json").is_file())
+        return done[-1] if done else None
+
+    def save(self, model: CGAN, epoch: int) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        target = self.folder / f"epoch_{epoch:04d}"
+        tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=".saving-"))
+        try:
+            model.save_weights(tmp / "model.weights.h5")
+            opt_state = {f"{name}_{i}": np.asarray(v) for name in ("g", "d1", "d2")
+                         for i, v in enumerate(getattr(model, f"{name}_optimizer").variables)}
+            opt_state["noise_seed"] = np.asarray(model.noise_seed.state)
+            np.savez(tmp / "optimizers.npz", **opt_state)
+            (tmp / "state.json").write_text(json.dumps({"epoch": epoch}))  # written last: marks completeness
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        for old in sorted(self.folder.glob("epoch_*"))[:-self.keep]:
+            shutil.rmtree(old, ignore_errors=True)
+        return target
+
+    def restore(self, model: CGAN, checkpoint: Path | None = None) -> int:
+        """Load the latest (or given) checkpoint into a compiled model; return its epoch (0 if none)."""
+        checkpoint = checkpoint or self.latest()
+        if checkpoint is None:
+            return 0
+        model.load_weights(checkpoint / "model.weights.h5")
+        with np.load(checkpoint / "optimizers.npz") as z:
+            for name in ("g", "d1", "d2"):
+                for i, v in enumerate(getattr(model, f"{name}_optimizer").variables):
+                    v.assign(z[f"{name}_{i}"])
+            model.noise_seed.state.assign(z["noise_seed"])
+        return int(json.loads((checkpoint / "state.json").read_text())["epoch"])
+
+
+class CheckpointEvery(keras.callbacks.Callback):
+    """Save a checkpoint every ``interval`` epochs (and after the last)."""
+
+    def __init__(self, checkpoints: Checkpoints, interval: int, last_epoch: int):
+        super().__init__()
+        self.checkpoints, self.interval, self.last_epoch = checkpoints, interval, last_epoch
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        done = epoch + 1
+        if done % self.interval == 0 or done == self.last_epoch:
+            self.checkpoints.save(self.model, done)
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """Append one row per epoch to ``history.csv`` (flushed, so a kill loses nothing written)."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        logs = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        new = not self.path.exists()
+        with open(self.path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(logs))
+            if new:
+                writer.writeheader()
+            writer.writerow(logs)
+
+
+def read_history(path: Path) -> list[dict]:
+    """Rows of ``history.csv``, keeping for each epoch the last row written (a resumed run may rewrite
+    the epochs after its checkpoint)."""
+    if not Path(path).exists():
+        return []
+    rows: dict[int, dict] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            rows[int(row["epoch"])] = {k: float(v) for k, v in row.items()}
+    return [rows[e] for e in sorted(rows)]
+
+
+def sample_grid(model: CGAN, sources: np.ndarray, class_names: tuple[str, ...]) -> np.ndarray:
+    """uint8 mosaic: one row per source — the source, then G(x, y) for every expression."""
+    n, k = len(sources), len(class_names)
+    targets = np.tile(np.arange(k), n)
+    fakes = model.translate(np.repeat(sources, k, axis=0), targets).reshape(n, k, 48, 48)
+    rows = [np.concatenate([sources[i], np.full((48, 4), 255, np.uint8), *fakes[i]], axis=1) for i in range(n)]
+    return np.concatenate(rows, axis=0)
+
+
+class SampleGrids(keras.callbacks.Callback):
+    """Save ``samples/epoch_NNNN.png``: fixed sources → every expression, after each epoch."""
+
+    def __init__(self, folder: Path, sources: np.ndarray, class_names: tuple[str, ...]):
+        super().__init__()
+        self.folder, self.sources, self.class_names = folder, sources, class_names
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        from PIL import Image
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(sample_grid(self.model, self.sources, self.class_names)).save(
+            self.folder / f"epoch_{epoch + 1:04d}.png")
+
+
+# ------------------------------------------------------------------ one call to train
+@dataclass
+class TrainResult:
+    model: CGAN
+    run_dir: Path
+    start_epoch: int
+    epochs: int
+    history: list[dict]
+
+
+def train_cgan(faces: FaceSet, split: Split, run_dir: str | os.PathLike, *, cfg: gan.GANConfig | None = None,
+               epochs: int = 20, batch_size: int = 64, steps_per_epoch: int | None = None, seed: int = 0,
+               checkpoint_every: int = 1, paired: bool | None = None, n_samples: int = 4,
+               verbose: int | str = "auto") -> TrainResult:
+    """Train (or resume) the cGAN on ``split.train`` only; everything is written under ``run_dir``.
+
+    ``paired`` defaults to True when the data set has subject ids (CK+, synthetic) and False
+    otherwise (FER2013: identity + cycle + auxiliary classifier instead of paired L1).
+    """
+    from fer_kit.config import seed_everything
+
+    run_dir = Path(run_dir)
+    paired = faces.has_subjects if paired is None else paired
+    cfg = cfg or (gan.GANConfig(n_classes=len(faces.class_names)) if paired else
+                  gan.GANConfig(n_classes=len(faces.class_names), w_l1=0.0, w_cls=1.0, w_cycle=10.0))
+    if cfg.n_classes != len(faces.class_names):
+        raise ValueError(f"cfg.n_classes={cfg.n_classes} but {faces.name} has {len(faces.class_names)} classes")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    meta_file = run_dir / "config.json"
+    meta = {"gan": cfg.to_dict(), "seed": seed, "paired": paired, "batch_size": batch_size,
+            "steps_per_epoch": steps_per_epoch, "train_images": int(len(split.train)),
+            **run_metadata(faces, split)}
+    if meta_file.exists():
+        old = json.loads(meta_file.read_text())
+        if old["gan"] != meta["gan"] or old["data_fingerprint"] != meta["data_fingerprint"]:
+            raise ValueError(f"{run_dir} holds a run with another config or data set; use a new run folder")
+    else:
+        meta_file.write_text(json.dumps(meta, indent=2))
+
+    seed_everything(seed)
+    model = CGAN(cfg, seed=seed)
+    model.compile()
+    checkpoints = Checkpoints(run_dir / "checkpoints")
+    start = checkpoints.restore(model)
+    if start:
+        print(f"resuming {run_dir} from its epoch-{start} checkpoint")
+    if start >= epochs:
+        return TrainResult(model, run_dir, start, epochs, read_history(run_dir / "history.csv"))
+    feed = PairFeed(faces, split.train, paired=paired, batch_size=batch_size, steps_per_epoch=steps_per_epoch,
+                    seed=seed, epoch=start)
+    rng = np.random.default_rng(seed)
+    sources = faces.images[rng.choice(split.train, size=min(n_samples, len(split.train)), replace=False)]
+    callbacks = [CheckpointEvery(checkpoints, checkpoint_every, epochs), HistoryCSV(run_dir / "history.csv"),
+                 SampleGrids(run_dir / "samples", sources, faces.class_names)]
+    model.fit(feed, epochs=epochs, initial_epoch=start, callbacks=callbacks, verbose=verbose)
+    return TrainResult(model, run_dir, start, epochs, read_history(run_dir / "history.csv"))
+
+
+def load_generator(run_dir: str | os.PathLike) -> CGAN:
+    """The model of a run folder's latest checkpoint, ready for ``translate``."""
+    run_dir = Path(run_dir)
+    meta = json.loads((run_dir / "config.json").read_text())
+    model = CGAN(gan.GANConfig(**meta["gan"]), seed=meta["seed"])
+    model.compile()
+    if Checkpoints(run_dir / "checkpoints").restore(model) == 0:
+        raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
+    return model
+
+
+def expression_score(model: CGAN, classify, sources: np.ndarray, n_classes: int) -> dict:
+    """How often an independent classifier labels G(x, y) as y, per target and averaged.
+
+    ``classify`` maps uint8 N×48×48 faces to class probabilities (e.g. ``BaselineResult.predict``);
+    ``sources`` should be faces the generator never trained on.
+    """
+    per_target = []
+    for y in range(n_classes):
+        fakes = model.translate(sources, np.full(len(sources), y))
+        per_target.append(float(np.mean(np.argmax(classify(fakes), axis=1) == y)))
+    return {"mean": float(np.mean(per_target)), "per_target": per_target}

@@ -1,0 +1,93 @@
+"""Training the cGAN: feeds, checkpoints, a killed run resumed, and whether G really transfers expressions."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from fer_kit import data, gan  # noqa: E402
+from fer_kit.gan_training import (  # noqa: E402
+    CGAN,
+    Checkpoints,
+    PairFeed,
+    read_history,
+    train_cgan,
+)
+
+TINY = gan.GANConfig(filters=8, feature_dim=16, z_dim=4, d1_filters=8, d2_units=16)
+
+
+def test_paired_feed_pairs_one_subject_and_is_seeded(ck_synth):
+    split = data.subject_split(ck_synth, seed=0)
+    feed = PairFeed(ck_synth, split.train, paired=True, batch_size=16, steps_per_epoch=3, seed=1)
+    (x, y_src, y_tgt, x_tgt), = feed[0]
+    assert x.shape == x_tgt.shape == (16, 48, 48, 1) and -1 <= x.min() and x.max() <= 1
+    assert (y_src.argmax(1) != y_tgt.argmax(1)).all()
+    src, tgt = feed.items[feed.order[:16], 0], feed.items[feed.order[:16], 1]
+    assert (ck_synth.subjects[src] == ck_synth.subjects[tgt]).all()
+    assert set(feed.items.ravel()) <= set(split.train)  # only training faces are ever fed
+    again = PairFeed(ck_synth, split.train, paired=True, batch_size=16, steps_per_epoch=3, seed=1)
+    assert np.array_equal(again.order, feed.order)
+    feed.on_epoch_end()
+    later = PairFeed(ck_synth, split.train, paired=True, batch_size=16, steps_per_epoch=3, seed=1, epoch=1)
+    assert np.array_equal(feed.order, later.order)  # a resumed epoch sees the same batches
+    assert len(feed) == 3
+
+
+def test_unpaired_feed_targets_another_expression(ck_synth):
+    feed = PairFeed(ck_synth, np.arange(200), paired=False, batch_size=32, seed=0)
+    (x, y_src, y_tgt, dummy), = feed[1]
+    assert (y_src.argmax(1) != y_tgt.argmax(1)).all() and dummy.shape == (32, 1, 1, 1)
+
+
+def test_checkpoint_roundtrip_restores_weights_and_optimiser(tmp_path, ck_synth):
+    split = data.subject_split(ck_synth, seed=0)
+    result = train_cgan(ck_synth, split, tmp_path / "run", cfg=TINY, epochs=1, batch_size=16, steps_per_epoch=2,
+                        verbose=0)
+    fresh = CGAN(TINY, seed=5)
+    fresh.compile()
+    assert Checkpoints(tmp_path / "run" / "checkpoints").restore(fresh) == 1
+    for a, b in zip(result.model.generator.weights, fresh.generator.weights):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert int(fresh.g_optimizer.iterations) == int(result.model.g_optimizer.iterations) == 2
+    x = ck_synth.images[split.test[:3]]
+    assert result.model.translate(x, np.array([0, 1, 2])).shape == (3, 48, 48)
+    assert (tmp_path / "run" / "samples" / "epoch_0001.png").is_file()
+    with pytest.raises(ValueError, match="another config"):
+        train_cgan(ck_synth, split, tmp_path / "run", cfg=gan.GANConfig(filters=8, feature_dim=8), epochs=1)
+
+
+def test_a_killed_run_resumes_and_loses_at_most_one_interval(tmp_path):
+    """Start training in a subprocess, SIGKILL it after its second checkpoint, then resume."""
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "fer_kit", "gan-train", "synthetic", str(run), "--epochs", "6", "--steps", "3",
+           "--batch-size", "16", "--checkpoint-every", "1"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 240
+        while not (run / "checkpoints" / "epoch_0002" / "state.json").exists():
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.time() < deadline, "no second checkpoint within 4 minutes"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    reached = Checkpoints(run / "checkpoints").latest()
+    killed_at = int(reached.name.split("_")[1])
+    assert 2 <= killed_at < 6
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"from its epoch-{killed_at} checkpoint" in done.stdout
+    history = read_history(run / "history.csv")
+    assert [int(r["epoch"]) for r in history] == [1, 2, 3, 4, 5, 6]
+    assert Checkpoints(run / "checkpoints").latest().name == "epoch_0006"
+    assert len(list((run / "checkpoints").glob("epoch_*"))) <= 2  # old checkpoints are pruned
