@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
@@ -24,11 +26,11 @@ class FaceBrowser(W.VBox):
                                 disabled=not faces.split_names)
         self.page = W.IntSlider(min=0, max=0, description="page", continuous_update=False)
         self.status = W.HTML()
-        self.out = W.Output()
+        self.picture = W.Image(format="png")  # a rendered PNG: no Output-widget capture needed
         for w in (self.cls, self.subject, self.split):
             w.observe(self._filters_changed, names="value")
         self.page.observe(lambda _: self._draw(), names="value")
-        super().__init__([W.HBox([self.cls, self.subject, self.split]), W.HBox([self.page, self.status]), self.out])
+        super().__init__([W.HBox([self.cls, self.subject, self.split]), W.HBox([self.page, self.status]), self.picture])
         self._filters_changed()
 
     def selection(self) -> np.ndarray:
@@ -46,13 +48,15 @@ class FaceBrowser(W.VBox):
     def _draw(self) -> None:
         idx = self.selection()
         shown = idx[self.page.value * self.per_page:(self.page.value + 1) * self.per_page]
+        if not len(shown):
+            self.status.value = "No face matches these choices."
+            self.picture.value = b""
+            return
         self.status.value = f"<b>{len(idx)}</b> matching image(s); showing {len(shown)}"
-        self.out.clear_output(wait=True)
-        with self.out:
-            if not len(shown):
-                print("No face matches these choices.")
-                return
-            f = self.faces
-            titles = [f"{f.class_names[f.labels[i]]}\n{f.subjects[i] or f.splits[i]}" for i in shown]
-            show_faces(f.images[shown], titles, ncols=self.ncols, size=1.1)
-            plt.show()
+        f = self.faces
+        titles = [f"{f.class_names[f.labels[i]]}\n{f.subjects[i] or f.splits[i]}" for i in shown]
+        fig = show_faces(f.images[shown], titles, ncols=self.ncols, size=1.1)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=80)
+        plt.close(fig)
+        self.picture.value = buffer.getvalue()

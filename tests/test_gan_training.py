@@ -91,3 +91,20 @@ def test_a_killed_run_resumes_and_loses_at_most_one_interval(tmp_path):
     assert [int(r["epoch"]) for r in history] == [1, 2, 3, 4, 5, 6]
     assert Checkpoints(run / "checkpoints").latest().name == "epoch_0006"
     assert len(list((run / "checkpoints").glob("epoch_*"))) <= 2  # old checkpoints are pruned
+
+
+def test_expression_score_counts_targets_the_classifier_agrees_with(ck_synth):
+    from fer_kit.gan_training import expression_score
+
+    model = CGAN(TINY, seed=0)
+    model.compile()
+    always_happy = ck_synth.class_index("happy")
+
+    def classify(images):
+        probs = np.zeros((len(images), 7), np.float32)
+        probs[:, always_happy] = 1.0
+        return probs
+
+    score = expression_score(model, classify, ck_synth.images[:5], 7)
+    assert score["per_target"][always_happy] == 1.0 and sum(score["per_target"]) == 1.0
+    assert score["mean"] == pytest.approx(1 / 7)

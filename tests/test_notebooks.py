@@ -7,12 +7,14 @@ Executed copies land in ``build/notebooks/`` (git-ignored); the test command the
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import pytest
 from conftest import ROOT
 
-from fer_kit.notebooks import course_notebooks, execute
+from fer_kit.notebooks import course_notebooks
 
 NOTEBOOKS = course_notebooks()
 BUILD = ROOT / "build" / "notebooks"
@@ -37,10 +39,13 @@ def test_notebook_is_stored_clean(nb):
 
 
 def _run(nb, out, capsys) -> str:
-    """Execute ``nb`` reduced into ``out``; fail on any error output; return its printed text."""
+    """Execute ``nb`` reduced into ``out`` in a fresh process (``python -m fer_kit run``), so kernels never
+    share a process with TensorFlow state left by other tests; fail on any error; return printed text."""
     start = time.perf_counter()
-    execute(nb, out, reduced=True, timeout=600)  # a hung cell fails the test instead of eating CI
+    proc = subprocess.run([sys.executable, "-m", "fer_kit", "run", "--reduced", "--only", nb.name[:2],
+                           "--out", str(out.parent)], capture_output=True, text=True, timeout=900)
     seconds = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     outputs = [o for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     with capsys.disabled():

@@ -14,6 +14,7 @@ def test_face_browser_filters_and_pages(ck_synth):
     browser.cls.value = "contempt"
     assert np.array_equal(browser.selection(), ck_synth.where(label="contempt"))
     assert browser.page.max == (54 - 1) // 10 and f"<b>{54}</b>" in browser.status.value
+    assert browser.picture.value[:4] == b"\x89PNG"
     subject = ck_synth.subjects[ck_synth.where(label="contempt")[0]]
     browser.subject.value = subject
     assert set(ck_synth.subjects[browser.selection()]) == {subject}
