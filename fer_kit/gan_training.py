@@ -96,8 +96,7 @@ class CGAN(keras.Model):
             # D1's auxiliary head gets no gradient when its weight is 0: skip it rather than warn
             opt.apply_gradients([(g, v) for g, v in zip(grads, model.trainable_variables) if g is not None])
         del tape
-        return self._track({k: v for k, v in losses.items() if not k.startswith("eq")} |
-                           {"eq1_value": losses["eq1_value"], "eq2_value": losses["eq2_value"]})
+        return self._track(losses)
 
     def translate(self, images_u8: np.ndarray, targets: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """G(x, y) for uint8 faces and integer target labels → uint8 faces."""
