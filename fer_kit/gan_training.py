@@ -65,13 +65,17 @@ class CGAN(keras.Model):
     def metrics(self) -> list:
         return list(self.trackers.values())
 
+    def _noise(self, x):
+        """Seeded z ~ N(0, 1) for a batch like ``x``, or None when the config has no noise."""
+        if not self.cfg.z_dim:
+            return None
+        return keras.random.normal((ops.shape(x)[0], self.cfg.z_dim), seed=self.noise_seed)
+
     def call(self, inputs, training: bool = False):
         """``G(x, y)`` (noise drawn here when the config has any)."""
         x, y = inputs[0], inputs[1]
-        if self.cfg.z_dim:
-            z = keras.random.normal((ops.shape(x)[0], self.cfg.z_dim), seed=self.noise_seed)
-            return self.generator([x, y, z], training=training)
-        return self.generator([x, y], training=training)
+        z = self._noise(x)
+        return self.generator([x, y] if z is None else [x, y, z], training=training)
 
     def _track(self, losses: dict) -> dict:
         for name, value in losses.items():
@@ -85,8 +89,7 @@ class CGAN(keras.Model):
 
         x, y_src, y_tgt, x_tgt = data[0] if len(data) == 1 else data  # the feed sends ((x, y, y′, x′),)
         paired = x_tgt.shape[1] is not None and x_tgt.shape[1] > 1  # unpaired feeds send a (B, 1, 1, 1) dummy
-        z = (keras.random.normal((ops.shape(x)[0], self.cfg.z_dim), seed=self.noise_seed)
-             if self.cfg.z_dim else None)
+        z = self._noise(x)
         with tf.GradientTape(persistent=True) as tape:
             losses = gan.compute_losses(self.generator, self.encoder, self.d1, self.d2, self.cfg, x, y_src, y_tgt,
                                         z=z, x_tgt=x_tgt if paired else None, training=True)
