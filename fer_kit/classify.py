@@ -61,17 +61,28 @@ class BaselineResult:
 
 
 def train_baseline(faces: FaceSet, split: Split, *, epochs: int = 30, batch_size: int = 32, seed: int = 0,
-                   verbose: int = 0) -> BaselineResult:
-    """Train the baseline CNN on ``split.train`` (best epoch chosen on ``split.val``), score ``split.test``."""
+                   verbose: int = 0, augment: bool = False, blur: float = 0.0, width: int = 32) -> BaselineResult:
+    """Train the baseline CNN on ``split.train`` (best epoch chosen on ``split.val``), score ``split.test``.
+
+    ``augment``: traditional transforms on the fly; ``blur``: random Gaussian blur up to this σ.
+    """
     import keras
 
+    from fer_kit.augment import random_blur, training_dataset
+
     seed_everything(seed)
-    model = build_baseline_cnn(len(faces.class_names), seed=seed)
+    model = build_baseline_cnn(len(faces.class_names), width=width, seed=seed)
     x = to_model_input(faces.images)
     stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=max(5, epochs // 3),
                                          restore_best_weights=True)
-    model.fit(x[split.train], faces.labels[split.train], validation_data=(x[split.val], faces.labels[split.val]),
-              epochs=epochs, batch_size=batch_size, verbose=verbose, callbacks=[stop], shuffle=True)
+    if augment or blur:
+        feed = {"x": training_dataset(faces.images[split.train], faces.labels[split.train], batch_size=batch_size,
+                                      augment=augment, seed=seed,
+                                      extra_transform=random_blur(blur, seed) if blur else None)}
+    else:
+        feed = {"x": x[split.train], "y": faces.labels[split.train], "batch_size": batch_size, "shuffle": True}
+    model.fit(**feed, validation_data=(x[split.val], faces.labels[split.val]), epochs=epochs, verbose=verbose,
+              callbacks=[stop])
     pred = model.predict(x[split.test], batch_size=256, verbose=0).argmax(axis=1)
     truth = faces.labels[split.test]
     k = len(faces.class_names)

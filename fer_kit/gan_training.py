@@ -101,13 +101,23 @@ class CGAN(keras.Model):
         del tape
         return self._track(losses)
 
-    def translate(self, images_u8: np.ndarray, targets: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """G(x, y) for uint8 faces and integer target labels → uint8 faces."""
+    def translate(self, images_u8: np.ndarray, targets: np.ndarray, batch_size: int = 256,
+                  seed: int | None = None) -> np.ndarray:
+        """G(x, y) for uint8 faces → uint8 faces. ``targets``: integer labels, or rows of condition
+        vectors (one-hot, or a blend of two expressions). With ``seed``, the noise z comes from that
+        seed alone, so the same call always gives the same images."""
         out = []
-        eye = np.eye(self.cfg.n_classes, dtype=np.float32)
+        targets = np.asarray(targets)
+        conditions = (targets.astype(np.float32) if targets.ndim == 2 else
+                      np.eye(self.cfg.n_classes, dtype=np.float32)[targets])
+        z = (np.random.default_rng(seed).standard_normal((len(images_u8), self.cfg.z_dim)).astype(np.float32)
+             if seed is not None and self.cfg.z_dim else None)
         for i in range(0, len(images_u8), batch_size):
             x = to_unit_range(images_u8[i:i + batch_size])
-            out.append(to_uint8(self([x, eye[targets[i:i + batch_size]]], training=False)))
+            y = conditions[i:i + batch_size]
+            fake = self([x, y], training=False) if z is None else self.generator([x, y, z[i:i + batch_size]],
+                                                                                 training=False)
+            out.append(to_uint8(fake))
         return np.concatenate(out) if out else np.zeros((0, 48, 48), np.uint8)
 
 
@@ -201,6 +211,7 @@ class Checkpoints:
                 for i, v in enumerate(getattr(model, f"{name}_optimizer").variables):
                     v.assign(z[f"{name}_{i}"])
             model.noise_seed.state.assign(z["noise_seed"])
+        model.checkpoint_path = str(checkpoint)
         return int(json.loads((checkpoint / "state.json").read_text())["epoch"])
 
 
@@ -308,6 +319,10 @@ def train_cgan(faces: FaceSet, split: Split, run_dir: str | os.PathLike, *, cfg:
             raise ValueError(f"{run_dir} holds a run with another config or data set; use a new run folder")
     else:
         meta_file.write_text(json.dumps(meta, indent=2))
+    seen_file, train_idx = run_dir / "train_indices.npy", np.sort(np.asarray(split.train, dtype=np.int64))
+    if seen_file.exists() and not np.array_equal(np.load(seen_file), train_idx):
+        raise ValueError(f"{run_dir} was trained on another training split; use a new run folder")
+    np.save(seen_file, train_idx)  # the images G may have seen (fer_kit.augment checks them)
 
     seed_everything(seed)
     model = CGAN(cfg, seed=seed)
@@ -337,16 +352,3 @@ def load_generator(run_dir: str | os.PathLike) -> CGAN:
     if Checkpoints(run_dir / "checkpoints").restore(model) == 0:
         raise FileNotFoundError(f"{run_dir} has no checkpoint yet")
     return model
-
-
-def expression_score(model: CGAN, classify, sources: np.ndarray, n_classes: int) -> dict:
-    """How often an independent classifier labels G(x, y) as y, per target and averaged.
-
-    ``classify`` maps uint8 N×48×48 faces to class probabilities (e.g. ``BaselineResult.predict``);
-    ``sources`` should be faces the generator never trained on.
-    """
-    per_target = []
-    for y in range(n_classes):
-        fakes = model.translate(sources, np.full(len(sources), y))
-        per_target.append(float(np.mean(np.argmax(classify(fakes), axis=1) == y)))
-    return {"mean": float(np.mean(per_target)), "per_target": per_target}

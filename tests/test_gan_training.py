@@ -94,7 +94,7 @@ def test_a_killed_run_resumes_and_loses_at_most_one_interval(tmp_path):
 
 
 def test_expression_score_counts_targets_the_classifier_agrees_with(ck_synth):
-    from fer_kit.gan_training import expression_score
+    from fer_kit.quality import expression_score
 
     model = CGAN(TINY, seed=0)
     model.compile()

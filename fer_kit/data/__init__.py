@@ -18,6 +18,7 @@ from fer_kit.data.faceset import (
 from fer_kit.data.load import find_named, load, load_or_synthetic
 from fer_kit.data.readers import DataWarning, detect_layout
 from fer_kit.data.splits import (
+    LeakError,
     LeakWarning,
     Split,
     default_split,
@@ -43,7 +44,7 @@ from fer_kit.data.stats import (
 
 __all__ = [
     "CANONICAL_CLASSES", "CKPLUS_CLASSES", "FER2013_CLASSES", "IMAGE_SIZE", "DataError", "DataWarning",
-    "FaceSet", "LeakWarning", "Split", "canonical_class", "class_counts", "default_split", "detect_layout",
+    "FaceSet", "LeakError", "LeakWarning", "Split", "canonical_class", "class_counts", "default_split", "detect_layout",
     "duplicate_summary", "fer2013_official", "find_duplicates", "find_named", "imbalance", "intensity_stats",
     "leak_report", "load", "load_or_synthetic", "make_pairs", "random_kfold", "random_split", "ratio", "sequence_ids",
     "subject_expression_matrix", "subject_kfold", "subject_overlap", "subject_split",

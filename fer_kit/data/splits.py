@@ -22,6 +22,10 @@ class LeakWarning(UserWarning):
     """The protocol lets near-identical images reach both training and evaluation."""
 
 
+class LeakError(DataError):
+    """A step would let validation or test images (or models trained on them) into training."""
+
+
 @dataclass(frozen=True)
 class Split:
     """Index arrays into a FaceSet, with the protocol that produced them."""
