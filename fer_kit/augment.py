@@ -84,7 +84,11 @@ def training_dataset(images_u8: np.ndarray, labels: np.ndarray, *, batch_size: i
     ds = tf.data.Dataset.from_tensor_slices((np.asarray(images_u8, np.uint8)[..., None], np.asarray(labels)))
     if shuffle:
         ds = ds.shuffle(len(images_u8), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+    # Every batch has the same even size (the remainder is dropped; shuffling changes which images each
+    # epoch): oneDNN in TF 2.21 on CPU crashes in the backward pass of mini-Xception on odd batch sizes,
+    # and equal batches keep one compiled graph.
+    n = len(images_u8)
+    ds = ds.batch(batch_size if n >= batch_size else max(2, n - n % 2), drop_remainder=True)
     ds = ds.map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
     transforms = [traditional_layers(cfg, seed)] if augment else []
     if extra_transform is not None:
@@ -295,7 +299,8 @@ def gan_balance(model, faces: FaceSet, split: Split, folder: str | os.PathLike, 
     plan = balance_plan(faces.class_counts(split.train), target)
     sources, targets = choose_sources(faces, split, plan, seed)
     check_training_only(split, sources)
-    checkpoint = str(getattr(model, "checkpoint_path", "") or (generator_run or "in-memory generator"))
+    checkpoint = getattr(model, "checkpoint_path", "") or generator_run
+    checkpoint = str(Path(checkpoint).resolve()) if checkpoint else "in-memory generator"
     images = []
     with tqdm(total=len(sources), desc="generating", unit="img", disable=not progress) as bar:
         for b, i in enumerate(range(0, len(sources), batch_size)):

@@ -49,6 +49,45 @@ def _gan_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiment(args: argparse.Namespace) -> int:
+    import json
+
+    from fer_kit.experiment import ExperimentConfig, run_experiment
+
+    cfg = ExperimentConfig.from_dict(json.loads(Path(args.config).read_text())) if args.config else ExperimentConfig()
+    overrides = {k: v for k, v in (("data", args.data), ("protocol", args.protocol), ("seeds", args.seeds),
+                                   ("folds", args.folds), ("run_folds", args.run_folds)) if v is not None}
+    if overrides:
+        cfg = ExperimentConfig.from_dict({**cfg.to_dict(), **overrides})
+    out = run_experiment(cfg, args.out, data_dir=args.data_dir, save_models=args.save_models)
+    print(f"results in {out}; grade them with: python -m fer_kit grade {out}")
+    return 0
+
+
+def _table6(args: argparse.Namespace) -> int:
+    import json
+
+    from fer_kit import report
+    from fer_kit.grade import reference_from
+
+    results = report.load_results(args.results)
+    print(report.markdown_table6(report.table6(results)))
+    if args.save_reference:
+        Path(args.save_reference).write_text(json.dumps(reference_from(results, args.note or ""), indent=1) + "\n")
+        print(f"reference written to {args.save_reference}")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from fer_kit.grade import CHECKS, grade
+
+    checks = tuple(args.checks.split(",")) if args.checks else CHECKS
+    result = grade(args.results, reference=args.reference, tolerance=args.tolerance,
+                   reference_tolerance=args.reference_tolerance, checks=checks)
+    print(result.text())
+    return 0 if result.passed else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fer_kit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,11 +117,38 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_gan_train)
+    p = sub.add_parser("experiment", help="run (or resume) Table 6: none / traditional / GAN augmentation")
+    p.add_argument("out", help="experiment folder (rerun to resume)")
+    p.add_argument("--config", help="an ExperimentConfig as JSON")
+    p.add_argument("--data", help="ckplus48 | fer2013 | synthetic | a folder")
+    p.add_argument("--protocol", choices=["subject-kfold", "random", "fer2013-official"])
+    p.add_argument("--seeds", type=int, nargs="+")
+    p.add_argument("--folds", type=int)
+    p.add_argument("--run-folds", type=int, help="run only the first n folds")
+    p.add_argument("--data-dir")
+    p.add_argument("--save-models", action="store_true", help="keep every trained classifier (.keras)")
+    p.set_defaults(func=_experiment)
+    p = sub.add_parser("table6", help="print Table 6 from a results folder, beside the paper")
+    p.add_argument("results")
+    p.add_argument("--save-reference", help="also write the cell means as a reference JSON for grading")
+    p.add_argument("--note", help="what the reference is (stored in it)")
+    p.set_defaults(func=_table6)
+    p = sub.add_parser("grade", help="grade a Table 6 reproduction (exit 1 when a check fails)")
+    p.add_argument("results", help="a results folder (an experiment folder, or several under one)")
+    p.add_argument("--reference", help="a reference JSON or results folder to compare with")
+    p.add_argument("--tolerance", type=float, default=5.0, help="points from the paper's numbers (default 5)")
+    p.add_argument("--reference-tolerance", type=float, default=5.0, help="points from the reference (default 5)")
+    p.add_argument("--checks", help="comma-separated subset of: completeness,provenance,leaks,ordering,paper,reference")
+    p.set_defaults(func=_grade)
     args = parser.parse_args(argv)
     from fer_kit.data import DataError
+    from fer_kit.report import ResultsError
 
     try:
         return args.func(args)
+    except ResultsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -53,7 +53,7 @@ class GANConfig:
     w_cycle: float = 0.0         # |G(G(x, y'), y_x) − x|, unpaired mode
     generator_loss: str = "non-saturating"  # or "minimax" (Eq. 1 as written)
     # optimisation (Adam for all three networks)
-    lr_g: float = 5e-4
+    lr_g: float = 2e-3           # G learns 4× faster than D: measured, 1600 steps gave expression score 0.83 vs 0.70
     lr_d: float = 5e-4
     beta_1: float = 0.5
 

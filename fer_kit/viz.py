@@ -224,3 +224,129 @@ def plot_discriminators(cfg) -> plt.Figure:
     ax.set_title("Discriminators (the paper's Fig. 2): D1 judges images with their condition, D2 judges features",
                  fontsize=10)
     return fig
+
+
+def show_translation_grid(grid: np.ndarray, class_names: Sequence[str], ax: plt.Axes | None = None,
+                          title: str = "source → G(x, y) for each expression") -> plt.Axes:
+    """Show a :func:`fer_kit.gan_training.sample_grid` mosaic with the expressions named on top."""
+    k = len(class_names)
+    ax = ax or plt.subplots(figsize=(1.2 * (k + 1), 1.2 * grid.shape[0] / 48 + 0.8))[1]
+    ax.imshow(grid, cmap="gray", vmin=0, vmax=255)
+    ax.set_yticks([])
+    ax.set_xticks(np.arange(k + 1) * 48 + 24 + np.r_[0, [4] * k], ["source", *class_names], rotation=30, fontsize=8)
+    ax.xaxis.tick_top()
+    ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_balance(counts: np.ndarray, added: np.ndarray, class_names: Sequence[str], ax: plt.Axes | None = None,
+                 title: str = "training images per class") -> plt.Axes:
+    """Stacked bars: the original training images and the images augmentation adds to each class."""
+    ax = ax or plt.subplots(figsize=(7, 3))[1]
+    x = np.arange(len(class_names))
+    ax.bar(x, counts, color="#4c72b0", label="original")
+    ax.bar(x, added, bottom=counts, color="#dd8452", label="added")
+    for i, (c, a) in enumerate(zip(counts, added)):
+        ax.text(i, c + a, f"{c}+{a}" if a else str(c), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(x, class_names, rotation=30)
+    ax.set_ylim(0, (np.asarray(counts) + np.asarray(added)).max() * 1.15)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="lower right")
+    sns.despine(ax=ax)
+    return ax
+
+
+def plot_probabilities(probs: np.ndarray, class_names: Sequence[str], ax: plt.Axes | None = None,
+                       highlight: int | None = None) -> plt.Axes:
+    """Horizontal bars of one face's class probabilities (``highlight`` in another colour)."""
+    ax = ax or plt.subplots(figsize=(3.2, 2.4))[1]
+    colors = ["#dd8452" if i == highlight else "#4c72b0" for i in range(len(class_names))]
+    ax.barh(np.arange(len(class_names)), probs, color=colors)
+    ax.set_yticks(np.arange(len(class_names)), class_names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability", fontsize=8)
+    sns.despine(ax=ax)
+    return ax
+
+
+SETTING_COLORS = {"none": "#8c8c8c", "traditional": "#4c72b0", "gan": "#dd8452"}
+
+
+def plot_table6(table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """Test accuracy per protocol and setting with 95 % confidence intervals; the paper's numbers as ×."""
+    groups = list(dict.fromkeys(table["protocol"]))
+    ax = ax or plt.subplots(figsize=(2.6 * len(groups) + 2, 3.4))[1]
+    width = 0.26
+    for j, setting in enumerate(("none", "traditional", "gan")):
+        rows = [table[(table["protocol"] == g) & (table["setting"] == setting)] for g in groups]
+        x = np.arange(len(groups)) + (j - 1) * width
+        means = [r["test acc"].iloc[0] if len(r) else np.nan for r in rows]
+        low = [r["test acc"].iloc[0] - r["CI low"].iloc[0] if len(r) else np.nan for r in rows]
+        high = [r["CI high"].iloc[0] - r["test acc"].iloc[0] if len(r) else np.nan for r in rows]
+        ax.bar(x, means, width, color=SETTING_COLORS[setting], label=setting,
+               yerr=np.nan_to_num([low, high], nan=0.0), capsize=3)
+        paper = [r["paper test"].iloc[0] if len(r) else np.nan for r in rows]
+        ax.scatter(x, paper, marker="x", color="k", zorder=3, label="paper" if j == 0 else None)
+    ax.set_xticks(np.arange(len(groups)), groups)
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize=8, ncol=4, loc="lower center")
+    ax.set_title("Table 6: mean over seeds, 95 % CI; × = the paper")
+    sns.despine(ax=ax)
+    return ax
+
+
+def plot_per_class(per_class: pd.DataFrame, protocol: str, highlight: Sequence[str] = ("disgust", "contempt", "fear"),
+                   ax: plt.Axes | None = None) -> plt.Axes:
+    """Per-class test accuracy for each setting (one protocol); minority classes' names in bold."""
+    frame = per_class.xs(protocol, level="protocol").droplevel("data")
+    frame = frame[[s for s in ("none", "traditional", "gan") if s in frame.columns]]
+    ax = ax or plt.subplots(figsize=(8, 3.2))[1]
+    frame.plot.bar(ax=ax, color=[SETTING_COLORS[c] for c in frame.columns], width=0.8)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_xlabel("")
+    for label in ax.get_xticklabels():
+        label.set_rotation(30)
+        if label.get_text() in highlight:
+            label.set_fontweight("bold")
+    ax.set_title(f"per-class test accuracy ({protocol}); minority classes in bold")
+    ax.legend(fontsize=8)
+    sns.despine(ax=ax)
+    return ax
+
+
+def plot_confusions(results: list[dict], protocol: str, class_names: Sequence[str]) -> plt.Figure:
+    """Row-normalised confusion matrices summed over seeds and folds, one panel per setting."""
+    settings = [s for s in ("none", "traditional", "gan") if any(r["setting"] == s for r in results)]
+    fig, axes = plt.subplots(1, len(settings), figsize=(4.2 * len(settings), 3.8), squeeze=False)
+    for ax, setting in zip(axes[0], settings):
+        total = sum(np.array(r["metrics"]["confusion"]) for r in results
+                    if r["setting"] == setting and r["protocol"] == protocol)
+        norm = total / np.maximum(total.sum(axis=1, keepdims=True), 1)
+        sns.heatmap(norm, ax=ax, vmin=0, vmax=1, cmap="Blues", annot=True, fmt=".2f", annot_kws={"fontsize": 6},
+                    xticklabels=class_names, yticklabels=class_names, cbar=False)
+        ax.set_title(f"{setting} ({protocol})", fontsize=9)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(results: list[dict], protocol: str, seed: int = 0, fold: int = 0) -> plt.Figure:
+    """Training and validation accuracy per epoch of one seed and fold, one line per setting."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for r in results:
+        if (r["protocol"], r["seed"], r["fold"]) != (protocol, seed, fold):
+            continue
+        h = r["metrics"]["history"]
+        color = SETTING_COLORS[r["setting"]]
+        ax.plot(np.arange(1, len(h["accuracy"]) + 1), h["accuracy"], color=color, ls="--", lw=1)
+        ax.plot(np.arange(1, len(h["val_accuracy"]) + 1), h["val_accuracy"], color=color, label=r["setting"])
+        ax.axvline(r["metrics"]["best_epoch"], color=color, lw=0.8, alpha=0.5)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{protocol}, seed {seed}, fold {fold}: validation (solid), training (dashed); chosen epoch |")
+    ax.legend(fontsize=8)
+    sns.despine(ax=ax)
+    return fig
