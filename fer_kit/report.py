@@ -102,7 +102,7 @@ def table6(results: list[dict]):
                 continue
             test, unit = cell_values(runs)
             val, _ = cell_values(runs, "val_accuracy")
-            low, high = t_interval(test)
+            low, high = np.clip(t_interval(test), 0.0, 100.0)  # an accuracy interval ends at 0 and 100 %
             paper = PAPER_TABLE6[family]
             rows.append({
                 "data": data_name, "protocol": protocol + (" (leaky)" if runs[0]["leaky"] else ""),
