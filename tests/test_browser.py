@@ -92,7 +92,7 @@ def voila_server(tmp_path):
            "FER_KIT_DEMO_STATUS": str(status), "TF_CPP_MIN_LOG_LEVEL": "2"}
     log = tmp_path / "voila.log"
     cmd = [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={PORT}", "--Voila.ip=127.0.0.1",
-           "--Voila.port_retries=0"]
+           "--Voila.port_retries=0", "--show_tracebacks=True"]
     with open(log, "wb") as out:
         server = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                   start_new_session=True)  # its own process group: the kernels go with it
@@ -139,7 +139,12 @@ def test_camera_and_picture_modes_in_chromium(voila_server, tmp_path, capsys):
             page.goto(url, timeout=60_000)
             start = page.get_by_role("button", name="Start camera")
             message = page.locator(".ferkit-message")  # the app's message line
-            expect(start).to_be_visible(timeout=240_000)  # Voilà first runs the whole notebook
+            failed = page.get_by_text("Traceback (most recent call last)").or_(
+                page.get_by_text("There was an error when executing cell"))  # a cell raised: Voilà stops there
+            expect(start.or_(failed).first).to_be_visible(timeout=240_000)  # Voilà first runs the whole notebook
+            if failed.count():
+                pytest.fail(f"Voilà could not run the notebook:\n{failed.first.inner_text()[-3000:]}\n"
+                            f"server log:\n{server_log.read_text()[-2000:]}")
 
             # live camera: frames reach the kernel, a face is found and classified, the result comes back
             start.click()
