@@ -290,7 +290,8 @@ def plot_table6(table: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
         ax.scatter(x, paper, marker="x", color="k", zorder=3, label="paper" if j == 0 else None)
     ax.set_xticks(np.arange(len(groups)), groups)
     ax.set_ylabel("test accuracy (%)")
-    ax.legend(fontsize=8, ncol=4, loc="lower center")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
     ax.set_title("Table 6: mean over seeds, 95 % CI; × = the paper")
     sns.despine(ax=ax)
     return ax
