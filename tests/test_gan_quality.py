@@ -53,7 +53,7 @@ def test_expression_score_separates_trained_from_untrained(scores, synthetic_jud
     assert scores["trained"]["mean"] > scores["untrained"]["mean"] + 0.4
 
 
-@pytest.mark.xfail(reason="issue 3's target (>= 0.8) is not met yet: 0.75 measured after 1600 steps", strict=False)
+@pytest.mark.xfail(reason="issue 3 target (>= 0.8) not met yet: 0.75-0.78 measured after 1600 steps", strict=False)
 def test_trained_generator_reaches_the_80_percent_target(scores):
     assert scores["trained"]["mean"] >= 0.8
 
@@ -64,13 +64,13 @@ def test_cgan_on_real_ckplus(shared_data, tmp_path, capsys):
     held-out expression score is well above chance."""
     faces = data.load(shared_data / "ckplus48", progress=False)
     split = data.subject_split(faces, seed=0)
-    run = train_cgan(faces, split, tmp_path / "cgan", epochs=8, steps_per_epoch=100, seed=0, verbose=0)
-    assert (tmp_path / "cgan" / "samples" / "epoch_0008.png").is_file()
+    run = train_cgan(faces, split, tmp_path / "cgan", epochs=6, steps_per_epoch=100, seed=0, verbose=0)
+    assert (tmp_path / "cgan" / "samples" / "epoch_0006.png").is_file()
     grid = sample_grid(run.model, faces.images[split.test[:3]], faces.class_names)
     assert grid.shape == (3 * 48, 8 * 48 + 4) and grid.std() > 10  # not a blank image
     judge = quality.train_judge(faces, split, seed=1)
     score = quality.expression_score(run.model, judge.predict, faces.images[split.test], 7)
-    _report(capsys, f"real CK+48, 800 steps (judge accuracy on real held-out faces {judge.accuracy:.3f})", score,
+    _report(capsys, f"real CK+48, 600 steps (judge accuracy on real held-out faces {judge.accuracy:.3f})", score,
             faces.class_names)
     assert score["mean"] > 2 * CHANCE
 
