@@ -181,9 +181,6 @@ class ClassifierResult:
                     self.history.get("loss", [])), "history": self.history, "seconds": self.seconds}
 
 
-BaselineResult = ClassifierResult  # the name notebook 01 and older code use
-
-
 def confusion_matrix(truth: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     out = np.zeros((k, k), dtype=np.int64)
     np.add.at(out, (truth, pred), 1)
