@@ -64,6 +64,24 @@ def _experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    """Run the reference configuration(s) of a data set, then publish the results files (numbers only) and
+    TABLE6.md under ``--publish``."""
+    from fer_kit import report
+    from fer_kit.experiment import publish_results, reference_configs, run_experiment
+
+    work = Path(args.work or f"runs/reference-{args.data}")
+    for cfg in reference_configs(args.data):
+        if args.seeds:
+            cfg.seeds = tuple(args.seeds)
+        run_experiment(cfg, work, data_dir=args.data_dir, save_models=args.save_models)
+    if args.publish:
+        dest = publish_results(work, Path(args.publish) / args.data)
+        print(f"published the results files under {dest}")
+    print(report.markdown_table6(report.table6(report.load_results(work))))
+    return 0
+
+
 def _table6(args: argparse.Namespace) -> int:
     import json
 
@@ -128,6 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir")
     p.add_argument("--save-models", action="store_true", help="keep every trained classifier (.keras)")
     p.set_defaults(func=_experiment)
+    p = sub.add_parser("reproduce", help="run a published reference experiment (Table 6 on real data)")
+    p.add_argument("data", choices=["ckplus48", "fer2013"])
+    p.add_argument("--work", help="experiment folder (default runs/reference-<data>; rerun to resume)")
+    p.add_argument("--publish", help="copy the results files (no images) to PUBLISH/<data>/ with TABLE6.md")
+    p.add_argument("--seeds", type=int, nargs="+", help="override the reference seeds (e.g. a one-seed slice)")
+    p.add_argument("--data-dir", help="data folder (default: $FER_KIT_DATA or ~/fer_kit_data)")
+    p.add_argument("--save-models", action="store_true")
+    p.set_defaults(func=_reproduce)
     p = sub.add_parser("table6", help="print Table 6 from a results folder, beside the paper")
     p.add_argument("results")
     p.add_argument("--save-reference", help="also write the cell means as a reference JSON for grading")
