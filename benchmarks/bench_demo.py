@@ -24,6 +24,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_N
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402 — the thread settings above must come first
+import json  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -71,7 +72,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a saved .keras classifier (default: the quick model's architecture)")
     parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--json", help="also write the default settings' figures as JSON to this file ('-': "
+                        "a last stdout line)")
     args = parser.parse_args()
+    figures = {}
     cv2.setNumThreads(1)
 
     from fer_kit import demo
@@ -96,11 +100,20 @@ def main() -> None:
             total = _times(lambda f, r=rec: r(f), frames)
             print(_line("detect (gray + Haar)", detect, target=False))
             print(_line("detect + classify (Recognizer call)", total))
+            if min_face == default:
+                figures |= {"ms_per_frame": float(np.median(total)),
+                            "ms_per_frame_p90": float(np.percentile(total, 90)),
+                            "detect_ms": float(np.median(detect)), "min_face": min_face, "faces_found": found}
         rec = demo.Recognizer(classifier)
         jpegs = [demo.encode_image(f, "jpeg", 80) for f in frames]
         whole = _times(lambda j, r=rec: demo.encode_image(demo.annotate(d := demo.decode_image(j), r(d))), jpegs)
         print("the live widget's whole per-frame work in the kernel, default settings:")
         print(_line("decode JPEG + recognise + annotate + encode", whole, target=False))
+        figures["widget_ms_per_frame"] = float(np.median(whole))
+    if args.json == "-":
+        print(json.dumps(figures))
+    elif args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

@@ -67,14 +67,30 @@ def _experiment(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     """Run the reference configuration(s) of a data set, then publish the results files (numbers only) and
     TABLE6.md under ``--publish``."""
-    from fer_kit import report
+    import json
+    import os
+    import resource
+    import time
+
+    from fer_kit import devices, report
     from fer_kit.experiment import publish_results, reference_configs, run_experiment
+    from fer_kit.provenance import git_commit
 
     work = Path(args.work or f"runs/reference-{args.data}")
+    resumed = any(work.glob("results/*/*/*.json"))
+    start = time.perf_counter()
     for cfg in reference_configs(args.data):
         if args.seeds:
             cfg.seeds = tuple(args.seeds)
         run_experiment(cfg, work, data_dir=args.data_dir, save_models=args.save_models)
+    info = {"command": "python -m fer_kit reproduce " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["reproduce"]
+            else f"python -m fer_kit reproduce {args.data}", "wall_s": round(time.perf_counter() - start, 1),
+            "resumed": resumed, "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "cpu_cores": len(os.sched_getaffinity(0)), "machine": os.uname().machine, **devices.describe(),
+            "git_commit": git_commit(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (work / "run-info.json").write_text(json.dumps(info, indent=1) + "\n")
+    print(f"wall time {info['wall_s'] / 60:.1f} min{' (resumed run)' if resumed else ''}, "
+          f"peak memory {info['peak_rss_mb'] / 1024:.2f} GB")
     if args.publish:
         dest = publish_results(work, Path(args.publish) / args.data)
         print(f"published the results files under {dest}")

@@ -85,7 +85,7 @@ def reference_configs(data_name: str = "ckplus48") -> list[ExperimentConfig]:
     * CK+48 — both protocols, 3 seeds: the subject-grouped 5-fold split runs its first 2 folds (a 30-minute
       budget for everything, cGANs included), beside the paper's random split;
     * FER2013 — the official protocol (PrivateTest absent here: see :func:`describe_parts`), 2 seeds, at
-      most 20 epochs: about two hours.
+      most 16 epochs: under two hours.
     """
     if data_name == "ckplus48":
         train = TrainConfig(epochs=30, patience=10)
@@ -93,8 +93,7 @@ def reference_configs(data_name: str = "ckplus48") -> list[ExperimentConfig]:
                                  gan_epochs=6, gan_steps_per_epoch=100) for p in ("subject-kfold", "random")]
     if data_name == "fer2013":
         return [ExperimentConfig(data="fer2013", protocol="fer2013-official", seeds=(0, 1),
-                                 train=TrainConfig(epochs=20, patience=6, batch_size=64, lr=3e-3),
-                                 gan_epochs=8, gan_steps_per_epoch=100)]
+                                 train=TrainConfig(epochs=16, patience=6), gan_epochs=8, gan_steps_per_epoch=100)]
     raise ValueError(f"no reference configuration for {data_name!r}; choose ckplus48 or fer2013")
 
 
@@ -151,12 +150,13 @@ def _finished(path: Path) -> bool:
 
 
 def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike, *, data_dir: str | os.PathLike | None = None,
-                   save_models: bool = False, progress: bool = True, verbose: int = 0) -> Path:
+                   save_models: bool = False, progress: bool = True, verbose: int = 0, strategy=None) -> Path:
     """Run (or resume) every (split, seed, setting) of ``cfg`` under ``out``; return ``out``.
 
     Layout: ``out/experiment-<protocol>.json``, ``out/results/<protocol>/<setting>/seed<s>-fold<f>.json``,
     ``out/generators/<protocol>-fold<f>/`` (cGAN runs), ``out/augmented/...`` (the written sets),
-    ``out/models/...`` (with ``save_models``).
+    ``out/models/...`` (with ``save_models``). ``strategy``: a ``tf.distribute`` strategy that every cGAN
+    and classifier trains under (several GPUs, a TPU).
     """
     from tqdm.auto import tqdm
 
@@ -179,7 +179,8 @@ def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike, *, data_dir: s
         if any(setting == "gan" for _, setting in pending):
             bar.set_postfix_str(f"fold {f}: training the cGAN")
             generator = train_cgan(faces, split, gen_dir, epochs=cfg.gan_epochs,
-                                   steps_per_epoch=cfg.gan_steps_per_epoch, seed=cfg.split_seed, verbose=0).model
+                                   steps_per_epoch=cfg.gan_steps_per_epoch, seed=cfg.split_seed, verbose=0,
+                                   strategy=strategy).model
         for seed in sorted({s for s, _ in pending}):
             for setting in [x for s, x in pending if s == seed]:
                 bar.set_postfix_str(f"fold {f}, seed {seed}, {setting}")
@@ -190,7 +191,8 @@ def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike, *, data_dir: s
                 elif setting == "gan":
                     extra = augment.gan_balance(generator, faces, split, aug_dir, target=cfg.target, seed=seed,
                                                 generator_run=gen_dir, progress=False).faces
-                result = train_classifier(faces, split, cfg.train, seed=seed, extra=extra, verbose=verbose)
+                result = train_classifier(faces, split, cfg.train, seed=seed, extra=extra, verbose=verbose,
+                                          strategy=strategy)
                 payload = {
                     "version": RESULTS_VERSION, "setting": setting, "seed": seed, "fold": f,
                     "folds": len(splits), "protocol": cfg.protocol, "split": split.describe(),
@@ -213,14 +215,15 @@ def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike, *, data_dir: s
 
 
 def publish_results(experiment_dir: str | os.PathLike, dest: str | os.PathLike) -> Path:
-    """Copy an experiment's numbers — ``experiment-*.json`` and ``results/**.json``, never an image, a
-    generator or a model — to ``dest`` and write ``dest/TABLE6.md`` beside the paper's numbers."""
+    """Copy an experiment's numbers — ``experiment-*.json``, ``run-info.json`` and ``results/**.json``, never
+    an image, a generator or a model — to ``dest`` and write ``dest/TABLE6.md`` beside the paper's numbers."""
     import shutil
 
     from fer_kit import report
 
     experiment_dir, dest = Path(experiment_dir), Path(dest)
     files = sorted(experiment_dir.glob("experiment-*.json")) + sorted(experiment_dir.glob("results/*/*/*.json"))
+    files += [experiment_dir / "run-info.json"] if (experiment_dir / "run-info.json").is_file() else []
     if not files:
         raise FileNotFoundError(f"{experiment_dir}: no results files to publish")
     for path in files:

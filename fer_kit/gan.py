@@ -93,7 +93,8 @@ def build_encoder(cfg: GANConfig) -> keras.Model:
             h = layers.BatchNormalization(name=f"enc{i + 1}_bn")(h)
         h = layers.LeakyReLU(0.2, name=f"enc{i + 1}_act")(h)
         skips.append(h)
-    f = layers.Dense(cfg.feature_dim, activation="tanh", name="f_x")(layers.Flatten(name="enc_flat")(h))
+    flat = layers.Flatten(name="enc_flat")(h)
+    f = layers.Dense(cfg.feature_dim, activation="tanh", dtype="float32", name="f_x")(flat)
     return keras.Model(x_in, [f, *skips], name="encoder")
 
 
@@ -130,7 +131,7 @@ def build_generator(cfg: GANConfig, encoder: keras.Model | None = None) -> keras
         if cfg.decoder_dropout:
             h = layers.Dropout(cfg.decoder_dropout, name=f"dec{i}_dropout")(h)
         h = layers.ReLU(name=f"dec{i}_act")(h)
-    out = layers.Conv2D(1, 3, padding="same", activation="tanh", name="g_xy")(h)
+    out = layers.Conv2D(1, 3, padding="same", activation="tanh", dtype="float32", name="g_xy")(h)
     return keras.Model(inputs, out, name="generator")
 
 
@@ -152,8 +153,9 @@ def build_d1(cfg: GANConfig) -> keras.Model:
     joined = layers.Concatenate(name="features_and_condition")([h, TileCondition(side, name="y_tiled")(y_in)])
     joined = layers.Conv2D(cfg.d1_filters * 2 ** (cfg.depth - 1), 3, padding="same", name="d1_joint_conv")(joined)
     joined = layers.LeakyReLU(0.2, name="d1_joint_act")(joined)
-    patch = layers.Conv2D(1, 3, padding="same", name="patch_logits")(joined)
-    cls = layers.Dense(cfg.n_classes, name="class_logits")(layers.GlobalAveragePooling2D(name="d1_pool")(h))
+    patch = layers.Conv2D(1, 3, padding="same", dtype="float32", name="patch_logits")(joined)
+    pooled = layers.GlobalAveragePooling2D(name="d1_pool")(h)
+    cls = layers.Dense(cfg.n_classes, dtype="float32", name="class_logits")(pooled)
     return keras.Model([img, y_in], [patch, cls], name="d1")
 
 
@@ -164,7 +166,7 @@ def build_d2(cfg: GANConfig) -> keras.Model:
     h = layers.LeakyReLU(0.2, name="d2_act1")(h)
     h = layers.Dense(cfg.d2_units // 2, name="d2_dense2")(h)
     h = layers.LeakyReLU(0.2, name="d2_act2")(h)
-    return keras.Model(f_in, layers.Dense(1, name="prior_logit")(h), name="d2")
+    return keras.Model(f_in, layers.Dense(1, dtype="float32", name="prior_logit")(h), name="d2")
 
 
 def build_models(cfg: GANConfig) -> tuple[keras.Model, keras.Model, keras.Model, keras.Model]:
@@ -227,6 +229,14 @@ def l1_loss(target, generated):
 def classification_loss(labels_onehot, class_logits):
     """Cross-entropy of D1's auxiliary expression head (StarGAN-style)."""
     return ops.mean(keras.losses.categorical_crossentropy(labels_onehot, class_logits, from_logits=True))
+
+
+def loss_names(cfg: GANConfig) -> list[str]:
+    """The terms :func:`compute_losses` returns under ``cfg`` (paired mode), in its order."""
+    names = ["eq1_value", "eq2_value", "g_adv", "g_prior", "d1_loss", "d2_loss"]
+    names += ["g_l1"] * bool(cfg.w_l1) + ["g_identity"] * bool(cfg.w_identity)
+    names += ["d1_cls", "g_cls"] * bool(cfg.w_cls) + ["g_cycle"] * bool(cfg.w_cycle)
+    return names + ["g_loss"]
 
 
 def compute_losses(generator: keras.Model, encoder: keras.Model, d1: keras.Model, d2: keras.Model,

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from fer_kit import gan
+from fer_kit import devices, gan
 from fer_kit.data import FaceSet, Split, make_pairs
 from fer_kit.provenance import run_metadata
 
@@ -48,6 +48,7 @@ class CGAN(keras.Model):
         self.cfg = cfg
         self.generator, self.encoder, self.d1, self.d2 = gan.build_models(cfg)
         self.noise_seed = keras.random.SeedGenerator(seed)
+        self.prior_seed = keras.random.SeedGenerator(seed + 1)  # D2's U(−1, 1) samples (seeded state, not global)
         self.trackers: dict[str, keras.metrics.Mean] = {}
         self.built = True  # the three networks are functional models, already built
 
@@ -57,6 +58,15 @@ class CGAN(keras.Model):
         self.g_optimizer = g_optimizer or keras.optimizers.Adam(cfg.lr_g, beta_1=cfg.beta_1)
         self.d1_optimizer = d1_optimizer or keras.optimizers.Adam(cfg.lr_d, beta_1=cfg.beta_1)
         self.d2_optimizer = d2_optimizer or keras.optimizers.Adam(cfg.lr_d, beta_1=cfg.beta_1)
+        if self.generator.dtype_policy.compute_dtype == "float16":  # float16 gradients underflow unscaled
+            scaled = keras.optimizers.LossScaleOptimizer
+            self.g_optimizer, self.d1_optimizer, self.d2_optimizer = (
+                opt if isinstance(opt, scaled) else scaled(opt)
+                for opt in (self.g_optimizer, self.d1_optimizer, self.d2_optimizer))
+        # the loss trackers exist before the first (traced, maybe replicated) step: tf.distribute forbids
+        # creating variables inside it
+        for name in gan.loss_names(cfg):
+            self.trackers.setdefault(name, keras.metrics.Mean(name=name))
         for opt, model in ((self.g_optimizer, self.generator), (self.d1_optimizer, self.d1),
                            (self.d2_optimizer, self.d2)):
             opt.build(model.trainable_variables)
@@ -82,7 +92,7 @@ class CGAN(keras.Model):
             if name not in self.trackers:
                 self.trackers[name] = keras.metrics.Mean(name=name)
             self.trackers[name].update_state(value)
-        return {name: t.result() for name, t in self.trackers.items()}
+        return {name: self.trackers[name].result() for name in losses}
 
     def train_step(self, data):
         import tensorflow as tf  # the custom step is written for the TensorFlow backend
@@ -90,12 +100,18 @@ class CGAN(keras.Model):
         x, y_src, y_tgt, x_tgt = data[0] if len(data) == 1 else data  # the feed sends ((x, y, y′, x′),)
         paired = x_tgt.shape[1] is not None and x_tgt.shape[1] > 1  # unpaired feeds send a (B, 1, 1, 1) dummy
         z = self._noise(x)
+        updates = (("d1_loss", self.d1_optimizer, self.d1), ("d2_loss", self.d2_optimizer, self.d2),
+                   ("g_loss", self.g_optimizer, self.generator))
+        # Under a tf.distribute strategy each replica sees its share of the batch and the gradients are
+        # summed across replicas: dividing by the replica count keeps the update that of the global batch.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape(persistent=True) as tape:
             losses = gan.compute_losses(self.generator, self.encoder, self.d1, self.d2, self.cfg, x, y_src, y_tgt,
-                                        z=z, x_tgt=x_tgt if paired else None, training=True)
-        for loss_name, opt, model in (("d1_loss", self.d1_optimizer, self.d1), ("d2_loss", self.d2_optimizer, self.d2),
-                                      ("g_loss", self.g_optimizer, self.generator)):
-            grads = tape.gradient(losses[loss_name], model.trainable_variables)
+                                        z=z, x_tgt=x_tgt if paired else None, training=True,
+                                        prior=gan.sample_prior(ops.shape(x)[0], self.cfg.feature_dim, self.prior_seed))
+            scaled = {name: opt.scale_loss(losses[name] / replicas) for name, opt, _ in updates}
+        for loss_name, opt, model in updates:
+            grads = tape.gradient(scaled[loss_name], model.trainable_variables)
             # D1's auxiliary head gets no gradient when its weight is 0: skip it rather than warn
             opt.apply_gradients([(g, v) for g, v in zip(grads, model.trainable_variables) if g is not None])
         del tape
@@ -189,6 +205,7 @@ class Checkpoints:
             opt_state = {f"{name}_{i}": np.asarray(v) for name in ("g", "d1", "d2")
                          for i, v in enumerate(getattr(model, f"{name}_optimizer").variables)}
             opt_state["noise_seed"] = np.asarray(model.noise_seed.state)
+            opt_state["prior_seed"] = np.asarray(model.prior_seed.state)
             np.savez(tmp / "optimizers.npz", **opt_state)
             (tmp / "state.json").write_text(json.dumps({"epoch": epoch}))  # written last: marks completeness
             if target.exists():
@@ -211,6 +228,8 @@ class Checkpoints:
                 for i, v in enumerate(getattr(model, f"{name}_optimizer").variables):
                     v.assign(z[f"{name}_{i}"])
             model.noise_seed.state.assign(z["noise_seed"])
+            if "prior_seed" in z:
+                model.prior_seed.state.assign(z["prior_seed"])
         model.checkpoint_path = str(checkpoint)
         return int(json.loads((checkpoint / "state.json").read_text())["epoch"])
 
@@ -294,11 +313,13 @@ class TrainResult:
 def train_cgan(faces: FaceSet, split: Split, run_dir: str | os.PathLike, *, cfg: gan.GANConfig | None = None,
                epochs: int = 20, batch_size: int = 64, steps_per_epoch: int | None = None, seed: int = 0,
                checkpoint_every: int = 1, paired: bool | None = None, n_samples: int = 4,
-               verbose: int | str = "auto") -> TrainResult:
+               verbose: int | str = "auto", strategy=None, mixed_precision: bool | None = None) -> TrainResult:
     """Train (or resume) the cGAN on ``split.train`` only; everything is written under ``run_dir``.
 
     ``paired`` defaults to True when the data set has subject ids (CK+, synthetic) and False
-    otherwise (FER2013: identity + cycle + auxiliary classifier instead of paired L1).
+    otherwise (FER2013: identity + cycle + auxiliary classifier instead of paired L1). ``strategy``: a
+    ``tf.distribute`` strategy to train under (``batch_size`` is then the global batch). ``mixed_precision``:
+    ``None`` uses float16 compute exactly when a GPU is present (:func:`fer_kit.devices.precision`).
     """
     from fer_kit.config import seed_everything
 
@@ -325,10 +346,11 @@ def train_cgan(faces: FaceSet, split: Split, run_dir: str | os.PathLike, *, cfg:
     np.save(seen_file, train_idx)  # the images G may have seen (fer_kit.augment checks them)
 
     seed_everything(seed)
-    model = CGAN(cfg, seed=seed)
-    model.compile()
-    checkpoints = Checkpoints(run_dir / "checkpoints")
-    start = checkpoints.restore(model)
+    with devices.scope(strategy), devices.precision(mixed_precision):
+        model = CGAN(cfg, seed=seed)
+        model.compile()
+        checkpoints = Checkpoints(run_dir / "checkpoints")
+        start = checkpoints.restore(model)
     if start:
         print(f"resuming {run_dir} from its epoch-{start} checkpoint")
     if start >= epochs:
