@@ -130,3 +130,15 @@ def test_ordering_verdicts_follow_the_intervals():
     reversed_ = runs("none", [0.90, 0.91, 0.89]) + runs("traditional", [0.80, 0.81, 0.79])
     check = grade.check_ordering(reversed_)
     assert check.status == "fail" and "contradicted" in check.details[0]
+
+
+def test_publish_copies_numbers_only(reduced_run, tmp_path):
+    (reduced_run / "run-info.json").write_text(json.dumps({"wall_s": 1.0}))
+    dest = experiment.publish_results(reduced_run, tmp_path / "published")
+    copied = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert "TABLE6.md" in copied and "run-info.json" in copied and "experiment-random.json" in copied
+    assert sum(c.startswith("results/random/") for c in copied) == len(list(reduced_run.glob("results/*/*/*.json")))
+    assert all(c.endswith((".json", ".md")) for c in copied)  # no generated faces, generators or models
+    assert any((reduced_run / "augmented").rglob("*.png"))  # ... although the experiment folder has them
+    assert "| synthetic-ckplus | random (leaky) | gan |" in (dest / "TABLE6.md").read_text()
+    assert grade.grade(dest, checks=("completeness", "provenance", "leaks")).passed
