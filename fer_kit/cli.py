@@ -77,7 +77,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     from fer_kit.provenance import git_commit
 
     work = Path(args.work or f"runs/reference-{args.data}")
-    resumed = any(work.glob("results/*/*/*.json"))
+    resumed = any(work.glob("results/*/*/*.json")) or any(work.glob("generators/*/checkpoints/epoch_*"))
     start = time.perf_counter()
     for cfg in reference_configs(args.data):
         if args.seeds:

@@ -83,7 +83,8 @@ def cell_values(runs: list[dict], metric: str = "test_accuracy") -> tuple[np.nda
     if len(seeds) > 1:
         values = [np.mean([r["metrics"][metric] for r in runs if r["seed"] == s]) for s in seeds]
         return 100 * np.array(values), "seeds"
-    return 100 * np.array([r["metrics"][metric] for r in runs]), "folds"
+    folds = {r["fold"] for r in runs}
+    return 100 * np.array([r["metrics"][metric] for r in runs]), "folds" if len(folds) > 1 else "run"
 
 
 def table6(results: list[dict]):
