@@ -203,13 +203,13 @@ def scores(confusion: np.ndarray, class_names) -> tuple[float, dict[str, float],
 STEPS_PER_EXECUTION = 8
 
 
-def compile_classifier(model, cfg: TrainConfig):
+def compile_classifier(model, cfg: TrainConfig, steps_per_execution: int = STEPS_PER_EXECUTION):
     """Compile ``model`` the way every classifier here trains: Adam at ``cfg.lr``, sparse cross-entropy,
-    :data:`STEPS_PER_EXECUTION` steps per graph call (the same updates, in the same order)."""
+    ``steps_per_execution`` steps per graph call (the same updates, in the same order)."""
     import keras
 
     model.compile(optimizer=keras.optimizers.Adam(cfg.lr), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], steps_per_execution=STEPS_PER_EXECUTION)
+                  metrics=["accuracy"], steps_per_execution=steps_per_execution)
     return model
 
 
@@ -227,7 +227,10 @@ def train_classifier(faces: FaceSet, split: Split, cfg: TrainConfig = TrainConfi
     k = len(faces.class_names)
     options = {"weights": cfg.weights} if cfg.model == "xception" else {}
     with devices.scope(strategy), devices.precision(cfg.mixed_precision):
-        model = compile_classifier(build_model(cfg.model, k, seed=seed, **options), cfg)
+        # Keras 3.15 fails to run several steps per call under MirroredStrategy ("You must feed a value for
+        # placeholder tensor" in multi_step_on_iterator): one step per call there.
+        model = compile_classifier(build_model(cfg.model, k, seed=seed, **options), cfg,
+                                   steps_per_execution=1 if strategy is not None else STEPS_PER_EXECUTION)
     images, labels = faces.images[split.train], faces.labels[split.train]
     if extra is not None and len(extra):
         if tuple(extra.class_names) != tuple(faces.class_names):
