@@ -86,7 +86,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     info = {"command": "python -m fer_kit reproduce " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["reproduce"]
             else f"python -m fer_kit reproduce {args.data}", "wall_s": round(time.perf_counter() - start, 1),
             "resumed": resumed, "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "cpu_cores": len(os.sched_getaffinity(0)), "machine": os.uname().machine, **devices.describe(),
+            "machine": os.uname().machine, **devices.describe(),
             "git_commit": git_commit(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (work / "run-info.json").write_text(json.dumps(info, indent=1) + "\n")
     print(f"wall time {info['wall_s'] / 60:.1f} min{' (resumed run)' if resumed else ''}, "

@@ -79,7 +79,7 @@ def reduced_config(protocol: str = "subject-kfold", data_name: str = "synthetic"
 
 
 def reference_configs(data_name: str = "ckplus48") -> list[ExperimentConfig]:
-    """The published reference runs (``results/reference/``, ``scripts/reproduce_reference.sh``), sized to
+    """The published reference runs (``results/reference/``, ``python -m fer_kit reproduce``), sized to
     the budgets of the issue that asked for them on a 2-core CPU with the compact model:
 
     * CK+48 — both protocols, 3 seeds: the subject-grouped 5-fold split runs its first 2 folds (a 30-minute
