@@ -66,6 +66,11 @@ def load_results(folder: str | Path) -> list[dict]:
     return [{**read_result(p), "path": str(p)} for p in files]
 
 
+def model_name(result: dict) -> str:
+    """The classifier a run trained (``config.train.model``)."""
+    return result["config"]["train"]["model"]
+
+
 def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """Two-sided t confidence interval of the mean (NaN with fewer than two values)."""
     from scipy import stats
@@ -88,17 +93,17 @@ def cell_values(runs: list[dict], metric: str = "test_accuracy") -> tuple[np.nda
 
 
 def table6(results: list[dict]):
-    """One row per (data, protocol, setting): test and validation accuracy (%) with std and 95 % CI, the
-    paper's numbers and the difference, per-class accuracy means, macro-F1."""
+    """One row per (data, protocol, classifier, setting): test and validation accuracy (%) with std and 95 % CI,
+    the paper's numbers and the difference, per-class accuracy means, macro-F1."""
     import pandas as pd
 
     rows = []
-    keys = sorted({(r["data"], r["protocol"]) for r in results})
-    for data_name, protocol in keys:
+    keys = sorted({(r["data"], r["protocol"], model_name(r)) for r in results})
+    for data_name, protocol, model in keys:
         family = paper_family(data_name)
         for setting in SETTINGS:
             runs = [r for r in results
-                    if (r["data"], r["protocol"], r["setting"]) == (data_name, protocol, setting)]
+                    if (r["data"], r["protocol"], model_name(r), r["setting"]) == (data_name, protocol, model, setting)]
             if not runs:
                 continue
             test, unit = cell_values(runs)
@@ -107,7 +112,7 @@ def table6(results: list[dict]):
             paper = PAPER_TABLE6[family]
             rows.append({
                 "data": data_name, "protocol": protocol + (" (leaky)" if runs[0]["leaky"] else ""),
-                "setting": setting, "runs": len(runs), "repetitions": f"{len(test)} {unit}",
+                "model": model, "setting": setting, "runs": len(runs), "repetitions": f"{len(test)} {unit}",
                 "test acc": test.mean(), "std": test.std(ddof=1) if len(test) > 1 else float("nan"),
                 "CI low": low, "CI high": high, "val acc": val.mean(),
                 "paper test": paper["test"][setting], "paper val": paper["val"][setting],
@@ -133,13 +138,13 @@ def per_class(results: list[dict]):
 
 def markdown_table6(table) -> str:
     """Table 6 as markdown: mean ± std [95 % CI] beside the paper, per data set and protocol."""
-    lines = ["| data | protocol | setting | test accuracy % (mean ± std [95 % CI]) | paper | difference | "
+    lines = ["| data | protocol | classifier | setting | test accuracy % (mean ± std [95 % CI]) | paper | difference | "
              "validation % | paper val | repetitions | reported on |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in table.iterrows():
         ci = "" if math.isnan(r["CI low"]) else f" [{r['CI low']:.2f}, {r['CI high']:.2f}]"
         std = "" if math.isnan(r["std"]) else f" ± {r['std']:.2f}"
-        lines.append(f"| {r['data']} | {r['protocol']} | {r['setting']} | {r['test acc']:.2f}{std}{ci} | "
-                     f"{r['paper test']:.2f} | {r['test − paper']:+.2f} | {r['val acc']:.2f} | {r['paper val']:.2f} | "
-                     f"{r['repetitions']} | {r['reported on']} |")
+        lines.append(f"| {r['data']} | {r['protocol']} | {r['model']} | {r['setting']} | "
+                     f"{r['test acc']:.2f}{std}{ci} | {r['paper test']:.2f} | {r['test − paper']:+.2f} | "
+                     f"{r['val acc']:.2f} | {r['paper val']:.2f} | {r['repetitions']} | {r['reported on']} |")
     return "\n".join(lines) + "\n"

@@ -140,5 +140,19 @@ def test_publish_copies_numbers_only(reduced_run, tmp_path):
     assert sum(c.startswith("results/random/") for c in copied) == len(list(reduced_run.glob("results/*/*/*.json")))
     assert all(c.endswith((".json", ".md")) for c in copied)  # no generated faces, generators or models
     assert any((reduced_run / "augmented").rglob("*.png"))  # ... although the experiment folder has them
-    assert "| synthetic-ckplus | random (leaky) | gan |" in (dest / "TABLE6.md").read_text()
+    assert "| synthetic-ckplus | random (leaky) | mini_xception | gan |" in (dest / "TABLE6.md").read_text()
     assert grade.grade(dest, checks=("completeness", "provenance", "leaks")).passed
+
+
+def test_reference_configs_and_the_reproduce_command_agree():
+    """Every published reference has a configuration, and ``reproduce`` offers exactly those."""
+    from fer_kit import cli
+
+    for name in experiment.REFERENCES:
+        assert experiment.reference_configs(name)
+    xception = experiment.reference_configs("ckplus48-xception")
+    assert [(c.data, c.protocol, c.train.model) for c in xception] == [("ckplus48", "random", "xception")]
+    assert cli.REFERENCE_CHOICES == experiment.REFERENCES
+    assert cli.build_parser().parse_args(["reproduce", "ckplus48-xception"]).data == "ckplus48-xception"
+    with pytest.raises(ValueError, match="ckplus48-xception"):
+        experiment.reference_configs("not-a-reference")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fer_kit.experiment import reference_configs, result_path, run_experiment
+from fer_kit.experiment import REFERENCES, reference_configs, result_path, run_experiment
 from fer_kit.grade import grade
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,7 +20,7 @@ REFERENCE = ROOT / "results" / "reference"
 TOLERANCE_POINTS = 5.0
 
 
-@pytest.mark.parametrize("name", ["ckplus48", "fer2013"])
+@pytest.mark.parametrize("name", REFERENCES)
 def test_reference_results_are_complete_and_leak_checked(name):
     folder = REFERENCE / name
     if not folder.is_dir():
