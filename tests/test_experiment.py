@@ -33,6 +33,8 @@ def test_models_take_48x48_gray_faces():
     assert 40_000 < small < 80_000 and wide > 3 * small
     xception = classify.build_xception(7)
     assert xception.get_layer("resize").output.shape[1:] == (71, 71, 1) and xception.count_params() > 20e6
+    norms = [la for la in xception.get_layer("xception").layers if "BatchNormalization" in type(la).__name__]
+    assert len(norms) == 40 and {la.momentum for la in norms} == {0.9}  # 0.99 lags from scratch (see docstring)
     with pytest.raises(ValueError, match="at least 71"):
         classify.build_xception(7, size=64)
     with pytest.raises(classify.WeightsUnavailable, match="could not be loaded.*weights=None"):
