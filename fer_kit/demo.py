@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 
 from fer_kit.preprocess import IMAGE_SIZE, crop_box, detect_faces, to_gray_uint8
+from fer_kit.provenance import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = REPO_ROOT / "runs" / "classifiers"  # where trained classifiers are saved (newest wins)
 MODEL_ENV = "FER_KIT_DEMO_MODEL"  # a .keras file, or a folder to search, used when no path is given
 HAAR_WINDOW = 24  # the side of the frontal-face cascade's detection window, in pixels

@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 from fer_kit import config
+from fer_kit.provenance import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 
 

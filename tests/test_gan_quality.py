@@ -53,7 +53,7 @@ def test_expression_score_separates_trained_from_untrained(scores, synthetic_jud
     assert scores["trained"]["mean"] > scores["untrained"]["mean"] + 0.4
 
 
-@pytest.mark.xfail(reason="issue 3 target (>= 0.8) not met yet: 0.75-0.78 measured after 1600 steps", strict=False)
+@pytest.mark.xfail(reason="issue 3 target (>= 0.8) not met yet: 0.67-0.78 measured after 1600 steps", strict=False)
 def test_trained_generator_reaches_the_80_percent_target(scores):
     assert scores["trained"]["mean"] >= 0.8
 
