@@ -137,7 +137,7 @@ def per_class(results: list[dict]):
 
 
 def markdown_table6(table) -> str:
-    """Table 6 as markdown: mean ± std [95 % CI] beside the paper, per data set and protocol."""
+    """Table 6 as markdown: mean ± std [95 % CI] beside the paper, per data set, protocol and classifier."""
     lines = ["| data | protocol | classifier | setting | test accuracy % (mean ± std [95 % CI]) | paper | difference | "
              "validation % | paper val | repetitions | reported on |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
