@@ -336,8 +336,13 @@ def train_cgan(faces: FaceSet, split: Split, run_dir: str | os.PathLike, *, cfg:
             **run_metadata(faces, split)}
     if meta_file.exists():
         old = json.loads(meta_file.read_text())
-        if old["gan"] != meta["gan"] or old["data_fingerprint"] != meta["data_fingerprint"]:
-            raise ValueError(f"{run_dir} holds a run with another config or data set; use a new run folder")
+        old_cfg = gan.GANConfig.from_dict(old["gan"]).to_dict()
+        changed = [f"{k}: {old_cfg.get(k)} → {v}" for k, v in meta["gan"].items() if old_cfg.get(k) != v]
+        if old["data_fingerprint"] != meta["data_fingerprint"]:
+            changed.append("the data set")
+        if changed:
+            raise ValueError(f"{run_dir} holds a run with another config ({'; '.join(changed)}); "
+                             "use a new run folder, or delete this one to retrain")
     else:
         meta_file.write_text(json.dumps(meta, indent=2))
     seen_file, train_idx = run_dir / "train_indices.npy", np.sort(np.asarray(split.train, dtype=np.int64))
@@ -369,7 +374,7 @@ def load_generator(run_dir: str | os.PathLike) -> CGAN:
     """The model of a run folder's latest checkpoint, ready for ``translate``."""
     run_dir = Path(run_dir)
     meta = json.loads((run_dir / "config.json").read_text())
-    model = CGAN(gan.GANConfig(**meta["gan"]), seed=meta["seed"])
+    model = CGAN(gan.GANConfig.from_dict(meta["gan"]), seed=meta["seed"])
     model.compile()
     if Checkpoints(run_dir / "checkpoints").restore(model) == 0:
         raise FileNotFoundError(f"{run_dir} has no checkpoint yet")

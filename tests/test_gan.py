@@ -85,6 +85,24 @@ def test_eq1_and_eq2_known_values():
     assert v == pytest.approx(math.log(0.8) + math.log(0.7), abs=1e-6)
 
 
+def test_focused_l1_known_values():
+    source = tf.constant([[-1.0, -1.0, 0.0, 0.5]])
+    target = tf.constant([[1.0, -1.0, 0.0, 0.5]])   # only the first pixel changes, fully (|x′ − x| / 2 = 1)
+    generated = tf.constant([[0.0, 0.0, 0.5, 0.5]])  # errors 1, 1, 0.5, 0
+    assert float(gan.focused_l1_loss(target, generated, source, 0.0)) == pytest.approx(2.5 / 4)
+    assert float(gan.l1_loss(target, generated)) == pytest.approx(2.5 / 4)
+    # focus 10: the changed pixel's error weighs 11, the others 1
+    assert float(gan.focused_l1_loss(target, generated, source, 10.0)) == pytest.approx((11 + 1 + 0.5) / 4)
+    # a generator that copies its source is punished where the expression should have changed
+    assert float(gan.focused_l1_loss(target, source, source, 10.0)) == pytest.approx(11 * 2 / 4)
+
+
+def test_run_configs_saved_before_l1_focus_read_as_plain_l1():
+    old = {k: v for k, v in gan.GANConfig().to_dict().items() if k != "l1_focus"}
+    assert gan.GANConfig.from_dict(old).l1_focus == 0.0
+    assert gan.GANConfig.from_dict(gan.GANConfig(l1_focus=3.0).to_dict()).l1_focus == 3.0
+
+
 def test_minimax_generator_gradient_vanishes_where_non_saturating_does_not():
     logits = tf.Variable(tf.fill((16, 1), -8.0))  # D confidently rejects the fakes
     grads = {}
