@@ -1,6 +1,6 @@
 """The benchmark suite: every speed figure of the kit, measured in one run on the machine at hand.
 
-    python benchmarks/suite.py                  # full figures (about 7 minutes on 2 cores, plus options)
+    python benchmarks/suite.py                  # full figures (about 15 minutes on 2 cores, plus options)
     python benchmarks/suite.py --smoke          # tiny sizes: checks that every benchmark runs (CI)
     python benchmarks/suite.py --course         # also time the whole reduced course (python -m fer_kit run --reduced)
     python benchmarks/suite.py --reproduction   # also time the real CK+48 reproduction (needs ../shared/data)
@@ -30,10 +30,11 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FER_KIT_TEST_DATA", ROOT.parent / "shared" / "data"))
-WORKERS = ("data", "classifier", "cgan", "generation", "demo")
+WORKERS = ("data", "classifier", "cgan", "transfer", "generation", "demo")
 TARGETS = {  # figure name → (comparison, threshold, what the issue asks)
     "classifier.kit_over_naive": (">=", 2.0, "kit pipeline ≥ 2× naive fit, same model"),
     "classifier.fer2013_epoch_s": ("<=", 60.0, "one FER2013 epoch of the compact model ≤ 60 s"),
+    "transfer.first_0.8_s": ("<=", 300.0, "course cGAN: expression score ≥ 0.8 within 5 min of training"),
     "course.reduced_s": ("<=", 900.0, "whole course, reduced mode ≤ 15 min"),
     "reproduction.ckplus48_s": ("<=", 1800.0, "real CK+48 reproduction ≤ 30 min"),
     "demo.ms_per_frame": ("<=", 30.0, "demo detect + classify ≤ 30 ms / 640×480 frame, one core"),
@@ -171,6 +172,17 @@ def worker_cgan(smoke: bool) -> dict:
     return out
 
 
+def worker_transfer(smoke: bool) -> dict:
+    """Time to expression transfer: the course cGAN on the synthetic set, scored by an independent judge
+    after every 100 steps (bench_transfer.py)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_transfer import measure
+
+    figures = measure(epochs=2, steps=3, judge_epochs=1) if smoke else measure(epochs=12, steps=100)
+    figures["score_curve"] = [(r["steps"], r["train_s"], r["score"]) for r in figures.pop("epochs")]
+    return figures
+
+
 def worker_generation(smoke: bool) -> dict:
     """G(x, y) images/s (inference, batch 256): what GAN balancing spends per generated face."""
     import numpy as np
@@ -276,6 +288,8 @@ def _rows(figures: dict, judge: bool = True) -> list[tuple[str, str, str]]:
     add("cGAN step, XLA", "cgan.xla_images_per_s", "{:.0f} images/s")
     add("cGAN, tf.function / eager", "cgan.tf.function_over_eager", "{:.1f}×")
     add("cGAN, XLA / tf.function", "cgan.xla_over_tf.function", "{:.2f}×")
+    add("course cGAN: expression score after ≤ 300 s", "transfer.score_within_budget", "{:.3f}")
+    add("course cGAN: training time to score ≥ 0.8", "transfer.first_0.8_s", "{:.0f} s")
     add("generation G(x, y)", "generation.images_per_s", "{:.0f} images/s")
     add("demo detect + classify, one core", "demo.ms_per_frame", "{:.1f} ms/frame")
     add("whole course, reduced mode", "course.reduced_s", "{:.0f} s")

@@ -313,13 +313,15 @@ class TrainResult:
 def train_cgan(faces: FaceSet, split: Split, run_dir: str | os.PathLike, *, cfg: gan.GANConfig | None = None,
                epochs: int = 20, batch_size: int = 64, steps_per_epoch: int | None = None, seed: int = 0,
                checkpoint_every: int = 1, paired: bool | None = None, n_samples: int = 4,
-               verbose: int | str = "auto", strategy=None, mixed_precision: bool | None = None) -> TrainResult:
+               verbose: int | str = "auto", strategy=None, mixed_precision: bool | None = None,
+               callbacks: list | None = None) -> TrainResult:
     """Train (or resume) the cGAN on ``split.train`` only; everything is written under ``run_dir``.
 
     ``paired`` defaults to True when the data set has subject ids (CK+, synthetic) and False
     otherwise (FER2013: identity + cycle + auxiliary classifier instead of paired L1). ``strategy``: a
     ``tf.distribute`` strategy to train under (``batch_size`` is then the global batch). ``mixed_precision``:
     ``None`` uses float16 compute exactly when a GPU is present (:func:`fer_kit.devices.precision`).
+    ``callbacks``: extra Keras callbacks, run after the kit's checkpoint, history and sample-grid ones.
     """
     from fer_kit.config import seed_everything
 
@@ -364,9 +366,10 @@ def train_cgan(faces: FaceSet, split: Split, run_dir: str | os.PathLike, *, cfg:
                     seed=seed, epoch=start)
     rng = np.random.default_rng(seed)
     sources = faces.images[rng.choice(split.train, size=min(n_samples, len(split.train)), replace=False)]
-    callbacks = [CheckpointEvery(checkpoints, checkpoint_every, epochs), HistoryCSV(run_dir / "history.csv"),
-                 SampleGrids(run_dir / "samples", sources, faces.class_names)]
-    model.fit(feed, epochs=epochs, initial_epoch=start, callbacks=callbacks, verbose=verbose)
+    kit_callbacks = [CheckpointEvery(checkpoints, checkpoint_every, epochs), HistoryCSV(run_dir / "history.csv"),
+                     SampleGrids(run_dir / "samples", sources, faces.class_names)]
+    model.fit(feed, epochs=epochs, initial_epoch=start, callbacks=kit_callbacks + list(callbacks or []),
+              verbose=verbose)
     return TrainResult(model, run_dir, start, epochs, read_history(run_dir / "history.csv"))
 
 

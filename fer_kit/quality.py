@@ -36,6 +36,16 @@ def train_judge(faces: FaceSet, split: Split, *, epochs: int = 40, seed: int = 0
     return train_baseline(faces, split, epochs=epochs, batch_size=32, seed=seed, blur=blur, verbose=verbose)
 
 
+def synthetic_judge(seed: int = 1, scale: float = 2.0, epochs: int = 40, verbose: int = 0):
+    """The judge for generators trained on the embedded synthetic set: :func:`train_judge` on another
+    draw (``seed``) of the balanced synthetic profile, so it has never seen the generator's subjects
+    and every class is equally represented."""
+    from fer_kit import data
+
+    faces = data.load("synthetic-balanced", seed=seed, scale=scale, progress=False)
+    return train_judge(faces, data.subject_split(faces, seed=seed), epochs=epochs, seed=seed, verbose=verbose)
+
+
 def expression_score(model, classify, sources: np.ndarray, n_classes: int) -> dict:
     """How often the judge labels G(x, y) as y, per target and averaged.
 

@@ -19,12 +19,13 @@ def test_suite_smoke(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     payload = json.loads(out.read_text())
     figures = payload["figures"]
-    assert set(figures) >= {"data", "classifier", "cgan", "generation", "demo"}
-    for section in ("data", "classifier", "cgan", "generation", "demo"):
+    assert set(figures) >= {"data", "classifier", "cgan", "transfer", "generation", "demo"}
+    for section in ("data", "classifier", "cgan", "transfer", "generation", "demo"):
         assert "error" not in figures[section], figures[section]
         assert figures[section]["peak_rss_mb"] > 0
     assert figures["classifier"]["kit_images_per_s"] > 0 and figures["classifier"]["naive_images_per_s"] > 0
     assert figures["demo"]["faces_found"] == 1
+    assert [steps for steps, _, _ in figures["transfer"]["score_curve"]] == [3, 6]  # scored after each epoch
     assert payload["git_commit"] and payload["versions"]
     assert "kit pipeline" in result.stdout and "demo detect + classify" in result.stdout
     assert set(payload["targets"]) >= {"classifier.kit_over_naive", "demo.ms_per_frame"}
