@@ -44,7 +44,7 @@ def _gan_train(args: argparse.Namespace) -> int:
     split = data.default_split(faces, seed=args.seed)
     result = train_cgan(faces, split, args.run_dir, epochs=args.epochs, batch_size=args.batch_size,
                         steps_per_epoch=args.steps, seed=args.seed, checkpoint_every=args.checkpoint_every,
-                        verbose=2)
+                        verbose=2, jit_compile=True if args.xla else "auto")
     print(f"trained epochs {result.start_epoch + 1}-{result.epochs}; run folder {result.run_dir}")
     return 0
 
@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--xla", action="store_true",
+                   help="compile the train step with XLA on a CPU too (faster on some CPUs, slower on others: "
+                        "benchmarks/bench_gan.py measures it; on a GPU Keras uses XLA anyway)")
     p.set_defaults(func=_gan_train)
     p = sub.add_parser("experiment", help="run (or resume) Table 6: none / traditional / GAN augmentation")
     p.add_argument("out", help="experiment folder (rerun to resume)")

@@ -347,7 +347,7 @@ def train_cgan(faces: FaceSet, split: Split, run_dir: str | os.PathLike, *, cfg:
                epochs: int = 20, batch_size: int = 64, steps_per_epoch: int | None = None, seed: int = 0,
                checkpoint_every: int = 1, paired: bool | None = None, n_samples: int = 4,
                verbose: int | str = "auto", strategy=None, mixed_precision: bool | None = None,
-               callbacks: list | None = None) -> TrainResult:
+               callbacks: list | None = None, jit_compile: bool | str = "auto") -> TrainResult:
     """Train (or resume) the cGAN on ``split.train`` only; everything is written under ``run_dir``.
 
     ``paired`` defaults to True when the data set has subject ids (CK+, synthetic) and False
@@ -355,6 +355,10 @@ def train_cgan(faces: FaceSet, split: Split, run_dir: str | os.PathLike, *, cfg:
     ``tf.distribute`` strategy to train under (``batch_size`` is then the global batch). ``mixed_precision``:
     ``None`` uses float16 compute exactly when a GPU is present (:func:`fer_kit.devices.precision`).
     ``callbacks``: extra Keras callbacks, run after the kit's checkpoint, history and sample-grid ones.
+    ``jit_compile``: compile the train step with XLA (``True``), not (``False``), or Keras' ``"auto"``: XLA
+    on a GPU, not on a CPU or under a strategy. Whether XLA helps on a CPU depends on the machine:
+    ``benchmarks/bench_gan.py`` measures it (on one kind of 2-core machine here XLA made training 2-4×
+    slower, on another it made the cGAN step 2× faster).
     """
     from fer_kit.config import seed_everything
 
@@ -388,7 +392,7 @@ def train_cgan(faces: FaceSet, split: Split, run_dir: str | os.PathLike, *, cfg:
     seed_everything(seed)
     with devices.scope(strategy), devices.precision(mixed_precision):
         model = CGAN(cfg, seed=seed)
-        model.compile()
+        model.compile(jit_compile=jit_compile)
         checkpoints = Checkpoints(run_dir / "checkpoints")
         start = checkpoints.restore(model)
     if start:

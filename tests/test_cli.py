@@ -30,3 +30,21 @@ def test_synth_writes_the_ckplus48_layout(tmp_path):
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "s").iterdir() if p.is_dir()) == sorted(
         ["anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"])
+
+
+def test_gan_train_passes_its_options_to_train_cgan(monkeypatch, tmp_path):
+    """``gan-train`` trains the synthetic set's training split with the options given (``--xla`` included)."""
+    from fer_kit import cli, gan_training
+
+    seen = {}
+
+    def fake_train(faces, split, run_dir, **kwargs):
+        seen.update(faces=faces, split=split, run_dir=run_dir, **kwargs)
+        return gan_training.TrainResult(None, run_dir, 0, kwargs["epochs"], [])
+
+    monkeypatch.setattr(gan_training, "train_cgan", fake_train)
+    assert cli.main(["gan-train", "synthetic", str(tmp_path / "r"), "--epochs", "3", "--steps", "5", "--xla"]) == 0
+    assert seen["jit_compile"] is True and seen["epochs"] == 3 and seen["steps_per_epoch"] == 5
+    assert seen["faces"].name.startswith("synthetic") and not set(seen["split"].train) & set(seen["split"].test)
+    assert cli.main(["gan-train", "synthetic", str(tmp_path / "r"), "--epochs", "1"]) == 0
+    assert seen["jit_compile"] == "auto"  # Keras' default: XLA on a GPU only

@@ -68,9 +68,11 @@ def test_checkpoint_roundtrip_restores_weights_and_optimiser(tmp_path, ck_synth)
         train_cgan(ck_synth, split, tmp_path / "run", cfg=gan.GANConfig(filters=8, feature_dim=8), epochs=1)
 
 
-def test_images_come_from_the_weight_average_of_g(tmp_path, ck_synth):
-    """generator_ema follows d · average + (1 − d) · G after every update, with the warm-up decay, and
-    translate uses it; g_ema=0 (and a run saved before it existed) keeps no average."""
+@pytest.mark.parametrize("jit_compile", ["auto", True], ids=["auto", "xla"])
+def test_images_come_from_the_weight_average_of_g(tmp_path, ck_synth, jit_compile):
+    """generator_ema follows d · average + (1 − d) · G after every update, with the warm-up decay (also
+    in an XLA-compiled step), and translate uses it; g_ema=0 (and a run saved before it existed) keeps
+    no average."""
     import keras
 
     class Record(keras.callbacks.Callback):
@@ -83,7 +85,11 @@ def test_images_come_from_the_weight_average_of_g(tmp_path, ck_synth):
     split = data.subject_split(ck_synth, seed=0)
     record = Record()
     run = train_cgan(ck_synth, split, tmp_path / "run", cfg=TINY, epochs=1, batch_size=16, steps_per_epoch=4,
-                     verbose=0, callbacks=[record])
+                     verbose=0, callbacks=[record], jit_compile=jit_compile)
+    import tensorflow as tf
+
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    assert run.model.jit_compile is (jit_compile is True or gpu)  # "auto": XLA on a GPU only
     expected = record.seen[0]
     for t, weights in enumerate(record.seen[1:], start=1):
         d = min(TINY.g_ema, (1 + t) / (10 + t))
