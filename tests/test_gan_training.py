@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from fer_kit import data, gan  # noqa: E402
+from fer_kit import data, devices, gan  # noqa: E402
 from fer_kit.gan_training import (  # noqa: E402
     CGAN,
     Checkpoints,
@@ -86,10 +86,7 @@ def test_images_come_from_the_weight_average_of_g(tmp_path, ck_synth, jit_compil
     record = Record()
     run = train_cgan(ck_synth, split, tmp_path / "run", cfg=TINY, epochs=1, batch_size=16, steps_per_epoch=4,
                      verbose=0, callbacks=[record], jit_compile=jit_compile)
-    import tensorflow as tf
-
-    gpu = bool(tf.config.list_physical_devices("GPU"))
-    assert run.model.jit_compile is (jit_compile is True or gpu)  # "auto": XLA on a GPU only
+    assert run.model.jit_compile is (jit_compile is True or bool(devices.gpus()))  # "auto": XLA on a GPU only
     expected = record.seen[0]
     for t, weights in enumerate(record.seen[1:], start=1):
         d = min(TINY.g_ema, (1 + t) / (10 + t))
