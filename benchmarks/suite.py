@@ -154,7 +154,7 @@ def worker_classifier(smoke: bool) -> dict:
 
 
 def worker_cgan(smoke: bool) -> dict:
-    """cGAN train step (G + D1 + D2), eager vs tf.function (Keras' default) vs XLA, batch 64."""
+    """cGAN train step (G + D1 + D2), eager vs tf.function (Keras' default) vs XLA, batch 64 (smoke: 16)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_gan import images_per_second
 
@@ -162,10 +162,10 @@ def worker_cgan(smoke: bool) -> dict:
 
     faces = data.load("synthetic", progress=False)
     split = data.subject_split(faces)
-    steps = 4 if smoke else 30
-    out = {}
+    steps, batch = (4, 16) if smoke else (30, 64)
+    out = {"batch_size": batch}
     for mode in ("tf.function", "eager", "xla"):
-        out[f"{mode}_images_per_s"] = images_per_second(mode, faces, split, 64,
+        out[f"{mode}_images_per_s"] = images_per_second(mode, faces, split, batch,
                                                         max(3, steps // 3) if mode == "eager" else steps)
     out["tf.function_over_eager"] = out["tf.function_images_per_s"] / out["eager_images_per_s"]
     out["xla_over_tf.function"] = out["xla_images_per_s"] / out["tf.function_images_per_s"]

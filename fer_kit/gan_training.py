@@ -329,8 +329,10 @@ class SampleGrids(keras.callbacks.Callback):
         from PIL import Image
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(sample_grid(self.model, self.sources, self.class_names)).save(
-            self.folder / f"epoch_{epoch + 1:04d}.png")
+        target = self.folder / f"epoch_{epoch + 1:04d}.png"
+        partial = target.with_suffix(".png.part")
+        Image.fromarray(sample_grid(self.model, self.sources, self.class_names)).save(partial, format="PNG")
+        os.replace(partial, target)  # a kill mid-write leaves no truncated grid
 
 
 # ------------------------------------------------------------------ one call to train
@@ -354,7 +356,7 @@ def train_cgan(faces: FaceSet, split: Split, run_dir: str | os.PathLike, *, cfg:
     otherwise (FER2013: identity + cycle + auxiliary classifier instead of paired L1). ``strategy``: a
     ``tf.distribute`` strategy to train under (``batch_size`` is then the global batch). ``mixed_precision``:
     ``None`` uses float16 compute exactly when a GPU is present (:func:`fer_kit.devices.precision`).
-    ``callbacks``: extra Keras callbacks, run after the kit's checkpoint, history and sample-grid ones.
+    ``callbacks``: extra Keras callbacks, run after the kit's history, sample-grid and checkpoint ones.
     ``jit_compile``: compile the train step with XLA (``True``), not (``False``), or Keras' ``"auto"``: XLA
     on a GPU, not on a CPU or under a strategy. Whether XLA helps on a CPU depends on the machine:
     ``benchmarks/bench_gan.py`` measures it (on one kind of 2-core machine here XLA made training 2-4×
@@ -403,8 +405,9 @@ def train_cgan(faces: FaceSet, split: Split, run_dir: str | os.PathLike, *, cfg:
                     seed=seed, epoch=start)
     rng = np.random.default_rng(seed)
     sources = faces.images[rng.choice(split.train, size=min(n_samples, len(split.train)), replace=False)]
-    kit_callbacks = [CheckpointEvery(checkpoints, checkpoint_every, epochs), HistoryCSV(run_dir / "history.csv"),
-                     SampleGrids(run_dir / "samples", sources, faces.class_names)]
+    # the checkpoint comes last: once it marks an epoch done, that epoch's history row and sample grid exist
+    kit_callbacks = [HistoryCSV(run_dir / "history.csv"), SampleGrids(run_dir / "samples", sources, faces.class_names),
+                     CheckpointEvery(checkpoints, checkpoint_every, epochs)]
     model.fit(feed, epochs=epochs, initial_epoch=start, callbacks=kit_callbacks + list(callbacks or []),
               verbose=verbose)
     return TrainResult(model, run_dir, start, epochs, read_history(run_dir / "history.csv"))

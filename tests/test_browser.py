@@ -133,7 +133,8 @@ def test_camera_and_picture_modes_in_chromium(voila_server, tmp_path, capsys):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
             "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-            f"--use-file-for-fake-video-capture={video}"])
+            f"--use-file-for-fake-video-capture={video}"],
+            env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD"})  # Chromium has its own allocator
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(url, timeout=60_000)

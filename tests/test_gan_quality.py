@@ -1,6 +1,8 @@
 """Does the trained cGAN make the expression it is asked for? Measured by an independent judge.
 
-These train real models (minutes on 2 CPU cores) and print their figures into the CI log.
+These train real models and print their figures into the log. Those marked ``long`` (a 1600-step cGAN
+and its judge; 600 steps on real CK+48) take most of an hour on a slow 2-core CPU: CI deselects them,
+``python -m pytest -m long`` runs them.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def scores(ck_synth, synthetic_judge, tmp_path_factory):
             "trained": quality.expression_score(run.model, synthetic_judge.predict, held_out, 7), "real": real}
 
 
+@pytest.mark.long
 def test_expression_score_separates_trained_from_untrained(scores, synthetic_judge, ck_synth, capsys):
     """The metric itself: near chance for an untrained generator, far above it after training."""
     _report(capsys, "untrained generator", scores["untrained"], ck_synth.class_names)
@@ -51,6 +54,7 @@ def test_expression_score_separates_trained_from_untrained(scores, synthetic_jud
     assert scores["trained"]["mean"] > scores["untrained"]["mean"] + 0.4
 
 
+@pytest.mark.long
 @pytest.mark.xfail(reason="issue 3 target (>= 0.8) not met reliably: three runs of this test gave 0.835, 0.812 "
                           "and 0.752 (seed 0; CPU runs are not bit-reproducible and the judge is retrained)",
                    strict=False)
@@ -60,6 +64,7 @@ def test_trained_generator_reaches_the_80_percent_target(scores):
     assert scores["trained"]["mean"] >= 0.8
 
 
+@pytest.mark.long
 @pytest.mark.realdata
 def test_cgan_on_real_ckplus(shared_data, tmp_path, capsys):
     """≤ 10 minutes of training on the real CK+48 training subjects: a sample grid is written and the

@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
+
 from fer_kit import data, devices, gan  # noqa: E402
 from fer_kit.gan_training import (  # noqa: E402
     CGAN,
@@ -133,6 +134,36 @@ def test_a_killed_run_resumes_and_loses_at_most_one_interval(tmp_path):
     assert [int(r["epoch"]) for r in history] == [1, 2, 3, 4, 5, 6]
     assert Checkpoints(run / "checkpoints").latest().name == "epoch_0006"
     assert len(list((run / "checkpoints").glob("epoch_*"))) <= 2  # old checkpoints are pruned
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_a_run_killed_just_after_a_checkpoint_keeps_that_epochs_history_and_samples(tmp_path, ck_synth,
+                                                                                     monkeypatch):
+    """A checkpoint marks an epoch done only once its history row and sample grid are written: a kill right
+    after the checkpoint (once seen on a slow machine, in the test above) lost epoch 2's row."""
+    save = Checkpoints.save
+
+    def save_then_die(self, model, epoch):
+        path = save(self, model, epoch)
+        if epoch == 2:
+            raise _Killed
+        return path
+
+    split = data.subject_split(ck_synth)
+    options = dict(cfg=TINY, epochs=4, steps_per_epoch=2, batch_size=8, seed=0, verbose=0)
+    with monkeypatch.context() as patch:
+        patch.setattr(Checkpoints, "save", save_then_die)
+        with pytest.raises(_Killed):
+            train_cgan(ck_synth, split, tmp_path, **options)
+    assert Checkpoints(tmp_path / "checkpoints").latest().name == "epoch_0002"
+    run = train_cgan(ck_synth, split, tmp_path, **options)
+    assert run.start_epoch == 2
+    assert [int(r["epoch"]) for r in run.history] == [1, 2, 3, 4]
+    assert sorted(p.name for p in (tmp_path / "samples").glob("*.png")) == [
+        f"epoch_{e:04d}.png" for e in (1, 2, 3, 4)]
 
 
 def test_expression_score_counts_targets_the_classifier_agrees_with(ck_synth):

@@ -53,7 +53,7 @@ def test_baseline_cnn_learns_but_stays_imperfect_and_worse_on_minorities(ck_synt
     from fer_kit.classify import train_baseline
 
     split = data.subject_split(ck_synth, seed=0)
-    result = train_baseline(ck_synth, split, epochs=30, seed=0)
+    result = train_baseline(ck_synth, split, epochs=10, seed=0)
     counts = ck_synth.class_counts(split.train)
     order = np.argsort(counts)
     recall = np.array([result.recall[c] for c in ck_synth.class_names])
