@@ -29,7 +29,7 @@ export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 # tcmalloc on a 2-core machine here). Preloaded when Debian's libtcmalloc-minimal4 is installed;
 # FER_KIT_TCMALLOC=0 turns it off.
 if [ -z "${LD_PRELOAD:-}" ] && [ "${FER_KIT_TCMALLOC:-1}" != 0 ]; then
-  for lib in /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 /usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4; do
+  for lib in /usr/lib/*/libtcmalloc_minimal.so.4; do
     if [ -f "$lib" ]; then
       export LD_PRELOAD="$lib"
       export TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD="${TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD:-107374182400}"

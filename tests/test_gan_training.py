@@ -13,7 +13,6 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-
 from fer_kit import data, devices, gan  # noqa: E402
 from fer_kit.gan_training import (  # noqa: E402
     CGAN,
