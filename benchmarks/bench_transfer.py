@@ -55,21 +55,23 @@ def first_reaching(rows: list[dict], threshold: float) -> dict | None:
     return next((r for r in rows if r["score"] >= threshold), None)
 
 
-def measure(epochs: int = 16, steps: int = 100, seed: int = 0, judge_epochs: int = 40) -> dict:
-    """Train the course cGAN, scoring it after every epoch; the figures as a dict (also printed)."""
+def measure(epochs: int = 16, steps: int = 100, seed: int = 0, judge_epochs: int = 40, batch_size: int = 64,
+            judge_scale: float = 2.0) -> dict:
+    """Train the course cGAN, scoring it after every epoch; the figures as a dict (also printed).
+    ``batch_size`` and ``judge_scale`` (the size of the judge's synthetic draw) shrink only for smoke runs."""
     faces = data.load("synthetic", progress=False)
     split = data.subject_split(faces, seed=seed)
     start = time.perf_counter()
-    judge = quality.synthetic_judge(seed=seed + 1, epochs=judge_epochs)
+    judge = quality.synthetic_judge(seed=seed + 1, scale=judge_scale, epochs=judge_epochs)
     print(f"judge: {judge.accuracy:.3f} on its own test faces ({time.perf_counter() - start:.0f} s to train)")
     scorer = ScoreEachEpoch(judge, faces.images[split.test], len(faces.class_names), steps)
     print(f"cGAN on {len(split.train)} training images of {faces.name}, {os.cpu_count()} CPU core(s):")
     with tempfile.TemporaryDirectory() as run_dir:
-        train_cgan(faces, split, run_dir, epochs=epochs, steps_per_epoch=steps, seed=seed, verbose=0,
-                   callbacks=[scorer])
+        train_cgan(faces, split, run_dir, epochs=epochs, steps_per_epoch=steps, batch_size=batch_size, seed=seed,
+                   verbose=0, callbacks=[scorer])
     rows = scorer.rows
     within = [r for r in rows if r["train_s"] <= BUDGET_S]
-    out = {"judge_accuracy": judge.accuracy, "epochs": rows, "budget_s": BUDGET_S,
+    out = {"judge_accuracy": judge.accuracy, "batch_size": batch_size, "epochs": rows, "budget_s": BUDGET_S,
            "score_within_budget": within[-1]["score"] if within else None,
            "best_score": max(r["score"] for r in rows)}
     for threshold in THRESHOLDS:

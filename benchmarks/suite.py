@@ -70,14 +70,15 @@ class _EpochTimer:
 
 # ------------------------------------------------------------------ workers (one process each)
 def _train_data(smoke: bool):
-    """FER2013's Training images when the shared data is here (the real size and content), else synthetic."""
+    """FER2013's Training images when the shared data is here (the real size and content), else synthetic
+    ones; at smoke sizes the small embedded set (a few hundred images are used)."""
     from fer_kit import data
 
+    if smoke:
+        return data.load("synthetic", progress=False)
     if (SHARED_DATA / "fer2013").is_dir():
-        faces = data.load("fer2013", data_dir=SHARED_DATA, progress=False)
-    else:
-        faces = data.load("synthetic-fer2013", progress=False)
-    return faces
+        return data.load("fer2013", data_dir=SHARED_DATA, progress=False)
+    return data.load("synthetic-fer2013", progress=False)
 
 
 def worker_data(smoke: bool) -> dict:
@@ -110,7 +111,7 @@ def worker_classifier(smoke: bool) -> dict:
     from fer_kit.classify import TrainConfig, build_model, compile_classifier, to_model_input
 
     faces = _train_data(smoke)
-    n = 512 if smoke else 8192
+    n = 256 if smoke else 8192
     rng = np.random.default_rng(0)
     idx = rng.choice(len(faces), size=min(n, len(faces)), replace=False)
     images, labels = faces.images[idx], faces.labels[idx]
@@ -162,7 +163,7 @@ def worker_cgan(smoke: bool) -> dict:
 
     faces = data.load("synthetic", progress=False)
     split = data.subject_split(faces)
-    steps, batch = (4, 16) if smoke else (30, 64)
+    steps, batch = (3, 16) if smoke else (30, 64)
     out = {"batch_size": batch}
     for mode in ("tf.function", "eager", "xla"):
         out[f"{mode}_images_per_s"] = images_per_second(mode, faces, split, batch,
@@ -178,7 +179,8 @@ def worker_transfer(smoke: bool) -> dict:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_transfer import measure
 
-    figures = measure(epochs=2, steps=3, judge_epochs=1) if smoke else measure(epochs=12, steps=100)
+    figures = (measure(epochs=2, steps=3, judge_epochs=1, batch_size=16, judge_scale=0.5) if smoke
+               else measure(epochs=12, steps=100))
     figures["score_curve"] = [(r["steps"], r["train_s"], r["score"]) for r in figures.pop("epochs")]
     return figures
 
@@ -192,7 +194,7 @@ def worker_generation(smoke: bool) -> dict:
 
     model = CGAN(gan.GANConfig(n_classes=7))
     model.compile()
-    n = 512 if smoke else 8192
+    n = 256 if smoke else 8192
     rng = np.random.default_rng(0)
     faces, targets = rng.integers(0, 256, (n, 48, 48), dtype=np.uint8), rng.integers(0, 7, n)
     model.translate(faces[:256], targets[:256], seed=0)  # warm-up
@@ -202,7 +204,7 @@ def worker_generation(smoke: bool) -> dict:
 
 def worker_demo(smoke: bool) -> dict:
     """Demo detect + classify, ms per 640×480 frame on one core (bench_demo.py pins the process)."""
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_demo.py"), "--frames", "20" if smoke else "200",
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_demo.py"), "--frames", "10" if smoke else "200",
            "--json", "-"]
     result = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=ROOT)
     figures = json.loads(result.stdout.strip().splitlines()[-1])

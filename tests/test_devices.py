@@ -73,7 +73,8 @@ def test_mixed_precision_trains_and_restores_the_policy(ck_synth, tmp_path):
     assert all(np.isfinite(v) for v in run.history[-1].values())
     fake = run.model.translate(ck_synth.images[:3], [0, 1, 2], seed=0)
     assert fake.dtype == np.uint8 and fake.shape == (3, 48, 48)
-    clf = train_classifier(ck_synth, split, TrainConfig(epochs=2, mixed_precision=True))
+    part = data.Split(split.train[:128], split.val[:32], split.test[:32], split.protocol)
+    clf = train_classifier(ck_synth, part, TrainConfig(epochs=2, mixed_precision=True))
     assert clf.model.dtype_policy.name == "mixed_float16"
     assert np.isfinite(clf.history["loss"]).all()
     assert keras.mixed_precision.global_policy().name == "float32"  # models keep theirs; the global is restored
