@@ -27,6 +27,40 @@ def _isolated_cache(tmp_path_factory):
             os.environ[k] = v
 
 
+# The test command runs two pytest-xdist workers (scripts/test.sh). Each test module goes to one worker
+# whole, so its module and session fixtures run once; the Table 6 tests and the notebooks share one group
+# (notebook 05 resumes the experiment that tests/test_experiment.py trains into runs/) and run first,
+# being the longest.
+COURSE_MODULES = ("test_experiment.py", "test_notebooks.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.path.name
+        item.add_marker(pytest.mark.xdist_group("course" if module in COURSE_MODULES else module))
+    items.sort(key=lambda item: item.path.name not in COURSE_MODULES)  # stable: the course first
+
+
+@pytest.fixture
+def report_figure(request):
+    """Record a line of measured figures for the summary at the end of the run (printing from a test is
+    lost under pytest-xdist; these travel with the test reports)."""
+
+    def add(text: str) -> None:
+        request.node.user_properties.append(("figure", text))
+
+    return add
+
+
+def pytest_terminal_summary(terminalreporter):
+    seen = dict.fromkeys((report.nodeid, value) for reports in terminalreporter.stats.values() for report in reports
+                         for key, value in getattr(report, "user_properties", ()) if key == "figure")
+    if seen:
+        terminalreporter.section("figures measured by the tests")
+        for nodeid, text in seen:
+            terminalreporter.write_line(f"{nodeid.split('@')[0].split('::', 1)[-1]}: {text}")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

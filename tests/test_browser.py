@@ -117,7 +117,7 @@ def voila_server(tmp_path):
             server.wait(timeout=10)
 
 
-def test_camera_and_picture_modes_in_chromium(voila_server, tmp_path, capsys):
+def test_camera_and_picture_modes_in_chromium(voila_server, tmp_path, report_figure):
     from playwright.sync_api import expect, sync_playwright
 
     url, status_path, server_log = voila_server
@@ -195,5 +195,4 @@ def test_camera_and_picture_modes_in_chromium(voila_server, tmp_path, capsys):
             expect(message).to_contain_text("Camera permission denied")
         finally:
             browser.close()
-    with capsys.disabled():
-        print(f"\nbrowser test: {status['frames']} camera frames reached the kernel; screenshots in {SHOTS}")
+    report_figure(f"{status['frames']} camera frames reached the kernel; screenshots in {SHOTS}")

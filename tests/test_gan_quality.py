@@ -17,10 +17,9 @@ pytestmark = pytest.mark.slow
 CHANCE = 1 / 7
 
 
-def _report(capsys, label: str, score: dict, class_names) -> None:
-    with capsys.disabled():
-        print(f"\n{label}: expression score {score['mean']:.3f} ("
-              + ", ".join(f"{c} {v:.2f}" for c, v in zip(class_names, score["per_target"])) + ")", end=" ")
+def _report(report_figure, label: str, score: dict, class_names) -> None:
+    report_figure(f"{label}: expression score {score['mean']:.3f} ("
+                  + ", ".join(f"{c} {v:.2f}" for c, v in zip(class_names, score["per_target"])) + ")")
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +43,11 @@ def scores(ck_synth, synthetic_judge, tmp_path_factory):
 
 
 @pytest.mark.long
-def test_expression_score_separates_trained_from_untrained(scores, synthetic_judge, ck_synth, capsys):
+def test_expression_score_separates_trained_from_untrained(scores, synthetic_judge, ck_synth, report_figure):
     """The metric itself: near chance for an untrained generator, far above it after training."""
-    _report(capsys, "untrained generator", scores["untrained"], ck_synth.class_names)
-    _report(capsys, f"trained generator, 1600 steps (judge: {synthetic_judge.accuracy:.3f} on its own test faces, "
-            f"{scores['real']:.3f} on the real held-out faces)", scores["trained"], ck_synth.class_names)
+    _report(report_figure, "untrained generator", scores["untrained"], ck_synth.class_names)
+    _report(report_figure, f"trained generator, 1600 steps (judge: {synthetic_judge.accuracy:.3f} on its own test "
+            f"faces, {scores['real']:.3f} on the real held-out faces)", scores["trained"], ck_synth.class_names)
     assert synthetic_judge.accuracy >= 0.9 and scores["real"] >= 0.9, "the judge itself is weak"
     assert abs(scores["untrained"]["mean"] - CHANCE) < 0.1
     assert scores["trained"]["mean"] > scores["untrained"]["mean"] + 0.4
@@ -66,7 +65,7 @@ def test_trained_generator_reaches_the_80_percent_target(scores):
 
 @pytest.mark.long
 @pytest.mark.realdata
-def test_cgan_on_real_ckplus(shared_data, tmp_path, capsys):
+def test_cgan_on_real_ckplus(shared_data, tmp_path, report_figure):
     """≤ 10 minutes of training on the real CK+48 training subjects: a sample grid is written and the
     held-out expression score is well above chance."""
     faces = data.load(shared_data / "ckplus48", progress=False)
@@ -77,7 +76,7 @@ def test_cgan_on_real_ckplus(shared_data, tmp_path, capsys):
     assert grid.shape == (3 * 48, 8 * 48 + 4) and grid.std() > 10  # not a blank image
     judge = quality.train_judge(faces, split, seed=1)
     score = quality.expression_score(run.model, judge.predict, faces.images[split.test], 7)
-    _report(capsys, f"real CK+48, 600 steps (judge accuracy on real held-out faces {judge.accuracy:.3f})", score,
+    _report(report_figure, f"real CK+48, 600 steps (judge accuracy on real held-out faces {judge.accuracy:.3f})", score,
             faces.class_names)
     assert score["mean"] > 2 * CHANCE
 

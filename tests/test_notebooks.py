@@ -38,7 +38,7 @@ def test_notebook_is_stored_clean(nb):
     assert "config.reduced_mode(REDUCED)" in later  # the environment can force the reduced run
 
 
-def _run(nb, out, capsys) -> str:
+def _run(nb, out, report_figure) -> str:
     """Execute ``nb`` reduced into ``out`` in a fresh process (``python -m fer_kit run``), so kernels never
     share a process with TensorFlow state left by other tests; fail on any error; return printed text."""
     start = time.perf_counter()
@@ -48,23 +48,22 @@ def _run(nb, out, capsys) -> str:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     outputs = [o for c in json.loads(out.read_text())["cells"] for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    with capsys.disabled():
-        print(f"\n{nb.name}: {seconds:.0f} s in reduced mode", end=" ")
+    report_figure(f"{nb.name}: {seconds:.0f} s in reduced mode")
     return "".join("".join(o.get("text", "")) for o in outputs if o.get("output_type") == "stream")
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_reduced_on_embedded_data(nb, capsys):
-    text = _run(nb, BUILD / nb.name, capsys)
+def test_notebook_runs_reduced_on_embedded_data(nb, report_figure):
+    text = _run(nb, BUILD / nb.name, report_figure)
     assert "reduced mode: True" in text
     assert "REAL DATA" not in text  # the session's data folder is empty: synthetic only
 
 
 @pytest.mark.notebook
 @pytest.mark.realdata
-def test_notebook_01_runs_on_real_data(shared_data, monkeypatch, capsys):
+def test_notebook_01_runs_on_real_data(shared_data, monkeypatch, report_figure):
     monkeypatch.setenv("FER_KIT_DATA", str(shared_data))
     nb = next(p for p in NOTEBOOKS if p.name.startswith("01_"))
-    text = _run(nb, ROOT / "build" / "notebooks-realdata" / nb.name, capsys)
+    text = _run(nb, ROOT / "build" / "notebooks-realdata" / nb.name, report_figure)
     assert "REAL DATA   FaceSet('fer2013'" in text and "REAL DATA   FaceSet('ckplus48'" in text

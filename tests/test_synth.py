@@ -47,7 +47,7 @@ def test_identity_is_kept_within_a_subject(ck_synth):
 
 
 @pytest.mark.slow
-def test_baseline_cnn_learns_but_stays_imperfect_and_worse_on_minorities(ck_synth, capsys):
+def test_baseline_cnn_learns_but_stays_imperfect_and_worse_on_minorities(ck_synth, report_figure):
     """The set must be learnable, not trivial, and leave the minority classes behind —
     otherwise augmentation would have nothing to fix."""
     from fer_kit.classify import train_baseline
@@ -58,9 +58,8 @@ def test_baseline_cnn_learns_but_stays_imperfect_and_worse_on_minorities(ck_synt
     order = np.argsort(counts)
     recall = np.array([result.recall[c] for c in ck_synth.class_names])
     minority, majority = recall[order[:3]].mean(), recall[order[-3:]].mean()
-    with capsys.disabled():  # the figures belong in the CI log
-        print(f"\nbaseline on synthetic-ckplus: accuracy {result.accuracy:.3f}; recall "
-              + ", ".join(f"{c} {r:.2f}" for c, r in result.recall.items())
-              + f"; 3 smallest classes {minority:.2f} vs 3 largest {majority:.2f}")
+    report_figure(f"baseline on synthetic-ckplus: accuracy {result.accuracy:.3f}; recall "  # into the CI log
+                  + ", ".join(f"{c} {r:.2f}" for c, r in result.recall.items())
+                  + f"; 3 smallest classes {minority:.2f} vs 3 largest {majority:.2f}")
     assert 0.5 < result.accuracy < 0.97  # far above chance (1/7), clearly below 100 %
     assert minority < majority - 0.05
