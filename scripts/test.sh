@@ -12,8 +12,8 @@ ruff check .
 echo "== unit tests + papermill (reduced mode)"
 rm -rf build/notebooks
 # Two workers (pytest-xdist) on the 2-core CI machine: while one traces graphs, starts kernels or loads data,
-# the other computes. Whole modules go to one worker (tests/conftest.py). FER_KIT_TEST_WORKERS=0: no workers.
-python -m pytest -n "${FER_KIT_TEST_WORKERS:-2}" --dist loadgroup "$@"
+# the other computes. Each test module goes whole to one worker. FER_KIT_TEST_WORKERS=0: no workers.
+python -m pytest -n "${FER_KIT_TEST_WORKERS:-2}" --dist loadfile "$@"
 echo "== nbval-lax on the executed notebooks"
 mkdir -p build/no-data build/cache runs
 [ -L build/runs ] || rm -rf build/runs

@@ -27,18 +27,14 @@ def _isolated_cache(tmp_path_factory):
             os.environ[k] = v
 
 
-# The test command runs two pytest-xdist workers (scripts/test.sh). Each test module goes to one worker
-# whole, so its module and session fixtures run once; the Table 6 tests and the notebooks share one group
-# (notebook 05 resumes the experiment that tests/test_experiment.py trains into runs/) and run first,
-# being the longest.
-COURSE_MODULES = ("test_experiment.py", "test_notebooks.py")
+# The test command runs two pytest-xdist workers (scripts/test.sh, --dist loadfile): each test module goes
+# whole to one worker, so its module and session fixtures run once. The longest modules are handed out first.
+LONGEST_FIRST = ("test_notebooks.py", "test_experiment.py", "test_benchmarks.py", "test_devices.py")
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        module = item.path.name
-        item.add_marker(pytest.mark.xdist_group("course" if module in COURSE_MODULES else module))
-    items.sort(key=lambda item: item.path.name not in COURSE_MODULES)  # stable: the course first
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable within a module
 
 
 @pytest.fixture
