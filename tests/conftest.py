@@ -54,7 +54,7 @@ def pytest_terminal_summary(terminalreporter):
     if seen:
         terminalreporter.section("figures measured by the tests")
         for nodeid, text in seen:
-            terminalreporter.write_line(f"{nodeid.split('@')[0].split('::', 1)[-1]}: {text}")
+            terminalreporter.write_line(f"{nodeid.split('::', 1)[-1]}: {text}")
 
 
 @pytest.fixture(scope="session")

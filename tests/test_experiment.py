@@ -14,7 +14,6 @@ import pytest
 from fer_kit import classify, experiment, grade, report
 
 REFERENCE = Path(experiment.__file__).parent / "references" / "reduced-synthetic.json"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +21,7 @@ def reduced_run(tmp_path_factory):
     """The CI-sized experiment of the paper's (random) CK+ protocol, in a folder of its own: notebook 05
     (tests/test_notebooks.py, on another pytest-xdist worker) trains its reduced run at the same time."""
     out = tmp_path_factory.mktemp("table6") / "table6-synthetic-reduced"
-    experiment.run_experiment(experiment.reduced_config("random"), out, progress=False, save_models=True)
+    experiment.run_experiment(experiment.reduced_config("random"), out, progress=False)
     return out
 
 
